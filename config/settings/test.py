@@ -1,0 +1,17 @@
+"""The test suite: real PostgreSQL and real Redis, as given by scripts/stack.py or the caller."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "django-insecure-test-only-key")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"pgshop-test-{os.getpid()}")
+os.environ.setdefault("DB_APPLICATION_NAME", "pgshop-test")
+
+from .base import *  # noqa: E402, F403
+from .base import DATABASES
+
+# Fast hashing: the suite creates many users; the algorithm is not what is under test.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Concurrency tests use threads, each with its own connection, all from one pool.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DB_NAME", "test_shop")}

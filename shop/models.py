@@ -1,0 +1,440 @@
+"""The shop's schema and its invariants, enforced by PostgreSQL.
+
+Every constraint and index states its reason (db_comment, or a comment beside it). Business
+logic lives in services.py; the only code here is what the database itself runs (triggers).
+"""
+
+from decimal import Decimal
+
+import pgtrigger
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower, Now
+from django.db.models.lookups import Exact
+
+# BEFORE UPDATE triggers keep updated_at (and version, where there is one) true for every
+# writer: QuerySet.update() and raw SQL included. They fire only when a column really changed
+# (AnyChange lists them; "OLD.* IS DISTINCT FROM NEW.*" is refused on tables with generated
+# columns), so a no-op save leaves the row, and its history, alone.
+def touch_trigger(*, version: bool = False, generated: tuple[str, ...] = ()) -> pgtrigger.Trigger:
+    bump = " NEW.version = OLD.version + 1;" if version else ""
+    return pgtrigger.Trigger(
+        name="touch_and_bump_version" if version else "touch_updated_at",
+        when=pgtrigger.Before,
+        operation=pgtrigger.Update,
+        condition=pgtrigger.AnyChange(
+            exclude=["updated_at", *(["version"] if version else []), *generated]
+        ),
+        func=f"NEW.updated_at = statement_timestamp();{bump} RETURN NEW;",
+    )
+
+
+def is_json_object(field: str) -> Exact:
+    """jsonb_typeof(field) = 'object': a CHECK that a JSONB column holds an object."""
+    return Exact(models.Func(F(field), function="jsonb_typeof", output_field=models.TextField()), "object")
+
+
+class Timestamped(models.Model):
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        abstract = True
+
+
+# --------------------------------------------------------------------------- users
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create(self, username, email, password, **extra):
+        user = self.model(username=username, email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, username, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(username, email, password, **extra)
+
+    def create_superuser(self, username, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create(username, email, password, **extra)
+
+    def get_by_natural_key(self, username):
+        return self.get(username=username)
+
+
+class User(Timestamped, AbstractBaseUser, PermissionsMixin):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
+        CLOSED = "closed"
+
+    username = models.CharField(
+        max_length=150,
+        unique=True,  # the UNIQUE constraint is the login lookup's index: no second one
+        validators=[UnicodeUsernameValidator()],
+        error_messages={"unique": "A user with that username already exists."},
+    )
+    email = models.EmailField(max_length=254)  # unique case-insensitively: see Meta
+    status = models.CharField(
+        max_length=16,
+        choices=Status,
+        db_default=Status.ACTIVE,
+        db_comment="Account state; added by the safe migrations 0002-0006.",
+    )
+    is_staff = models.BooleanField(default=False, db_default=False)
+    is_active = models.BooleanField(default=True, db_default=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        db_table_comment = "Shoppers and staff. Passwords are Django hashes, never plain text."
+        constraints = [
+            # One account per mailbox, whatever the case: an expression index on lower(email),
+            # which is also what login-by-email lookups use. No plain index on email besides.
+            models.UniqueConstraint(
+                Lower("email"),
+                name="shop_user_email_ci_uniq",
+                violation_error_message="A user with that email already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "suspended", "closed"]),
+                name="shop_user_status_valid",
+                violation_error_message="Unknown account status.",
+            ),
+        ]
+        triggers = [touch_trigger()]
+
+    def __str__(self):
+        return self.username
+
+
+class UserProfile(Timestamped):
+    # The user's id is the profile's primary key: the 1-to-1 needs no extra column or index.
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="profile"
+    )
+    first_name = models.CharField(max_length=150, blank=True, default="", db_default="")
+    last_name = models.CharField(max_length=150, blank=True, default="", db_default="")
+    phone = models.CharField(max_length=32, blank=True, default="", db_default="")
+    bio = models.TextField(blank=True, default="", db_default="")
+    avatar_url = models.URLField(max_length=500, blank=True, default="", db_default="")
+
+    class Meta:
+        db_table_comment = "Optional personal details, one row per user, deleted with the user."
+        constraints = [
+            # Digits, spaces and + ( ) - only, so a phone number can be dialled or normalised.
+            models.CheckConstraint(
+                condition=Q(phone="") | Q(phone__regex=r"^\+?[0-9][0-9 ()-]{4,30}$"),
+                name="shop_userprofile_phone_format",
+                violation_error_message="Enter a phone number of digits, spaces, + ( ) and -.",
+            ),
+        ]
+        triggers = [touch_trigger()]
+
+    def __str__(self):
+        return f"Profile of {self.user_id}"
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+class Category(Timestamped):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(
+        max_length=140, unique=True
+    )  # UNIQUE: the URL key; its index serves lookups by slug
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,  # a category with children cannot vanish from under them
+        null=True,
+        blank=True,
+        related_name="children",
+        db_index=False,  # the (parent, name) unique index below leads with parent_id
+    )
+
+    class Meta:
+        verbose_name_plural = "categories"
+        db_table_comment = "The catalogue tree; parent is NULL for top-level categories."
+        constraints = [
+            # Sibling names are unique, top level included (NULLS NOT DISTINCT, PostgreSQL 15+).
+            # Also the index behind parent_id: children lookups and the FK's ON DELETE check.
+            models.UniqueConstraint(
+                fields=["parent", "name"],
+                name="shop_category_sibling_name_uniq",
+                nulls_distinct=False,
+                violation_error_message="A category with that name already exists here.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=F("id")),
+                name="shop_category_not_own_parent",
+                violation_error_message="A category cannot be its own parent.",
+            ),
+        ]
+        triggers = [touch_trigger()]
+
+    def __str__(self):
+        return self.name
+
+
+class Product(Timestamped):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="", db_default="")
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    stock_quantity = models.IntegerField(default=0, db_default=0)
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.PROTECT,  # products must be moved before their category is deleted
+        related_name="products",
+        db_index=False,  # shop_product_cat_price_idx leads with category_id
+    )
+    tags = ArrayField(models.CharField(max_length=50), default=list, db_default=[], blank=True)
+    attributes = models.JSONField(default=dict, db_default={}, blank=True)
+    is_active = models.BooleanField(default=True, db_default=True)
+    version = models.PositiveIntegerField(
+        default=1, db_default=1, editable=False, db_comment="Bumped by trigger on every change."
+    )
+    search_vector = models.GeneratedField(
+        expression=SearchVector("name", weight="A", config="english")
+        + SearchVector("description", weight="B", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+        db_comment="Full-text document: name (weight A) and description (B), english.",
+    )
+
+    class Meta:
+        db_table_comment = "What the shop sells. Inactive products are hidden from shoppers."
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price__gte=0),
+                name="shop_product_price_non_negative",
+                violation_error_message="Price cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(stock_quantity__gte=0),
+                name="shop_product_stock_non_negative",
+                violation_error_message="Stock cannot be negative.",
+            ),
+            # Free-form attributes are still a key/value object, never a bare list or string.
+            models.CheckConstraint(
+                condition=is_json_object("attributes"),
+                name="shop_product_attributes_object",
+                violation_error_message="Attributes must be a JSON object.",
+            ),
+        ]
+        indexes = [
+            # Browse a category by price; also the index behind category_id (FK lookups and
+            # the PROTECT check when a category is deleted).
+            models.Index(fields=["category", "price"], name="shop_product_cat_price_idx"),
+            # Whole-catalogue browsing by price, active products only (what shoppers see).
+            models.Index(
+                fields=["price"], name="shop_product_active_price_idx", condition=Q(is_active=True)
+            ),
+            # Full-text search: `search_vector @@ websearch_to_tsquery('english', ...)`.
+            GinIndex(fields=["search_vector"], name="shop_product_search_gin"),
+            # Tag filters: `tags @> ARRAY['sale']` and `tags && ARRAY[...]`.
+            GinIndex(fields=["tags"], name="shop_product_tags_gin"),
+        ]
+        triggers = [touch_trigger(version=True, generated=("search_vector",))]
+
+    def __str__(self):
+        return self.name
+
+
+# --------------------------------------------------------------------------- orders
+
+SHIPPING_ADDRESS_KEYS = ("name", "line1", "city", "postal_code", "country")
+
+
+class Order(Timestamped):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        SHIPPED = "shipped"
+        DELIVERED = "delivered"
+        CANCELLED = "cancelled"
+
+    OPEN_STATUSES = (Status.PENDING, Status.PROCESSING)
+    # The workflow, also enforced by the shop_order_status_transition trigger below.
+    TRANSITIONS = {
+        Status.PENDING: (Status.PROCESSING, Status.CANCELLED),
+        Status.PROCESSING: (Status.SHIPPED, Status.CANCELLED),
+        Status.SHIPPED: (Status.DELIVERED,),
+        Status.DELIVERED: (),
+        Status.CANCELLED: (),
+    }
+    user = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,  # orders are financial records: deactivate users instead
+        related_name="orders",
+        db_index=False,  # shop_order_user_created_idx leads with user_id
+    )
+    status = models.CharField(
+        max_length=16, choices=Status, default=Status.PENDING, db_default=Status.PENDING
+    )
+    total_amount = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        db_default=Decimal("0.00"),
+        db_comment="Equals the sum of the items' subtotals, checked at commit by trigger.",
+    )
+    shipping_address = models.JSONField(
+        db_comment='{"name", "line1", "line2"?, "city", "postal_code", "country"}'
+    )
+    version = models.PositiveIntegerField(
+        default=1, db_default=1, editable=False, db_comment="Bumped by trigger on every change."
+    )
+
+    class Meta:
+        db_table_comment = "A shopper's order. Its items are in shop_orderitem."
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "processing", "shipped", "delivered", "cancelled"]),
+                name="shop_order_status_valid",
+                violation_error_message="Unknown order status.",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_amount__gte=0),
+                name="shop_order_total_non_negative",
+                violation_error_message="Order total cannot be negative.",
+            ),
+            # Structured, not free text: an object with every required key (jsonb ?& array;
+            # the typeof test matters, as ?& is also true of an array holding those strings).
+            models.CheckConstraint(
+                condition=Q(is_json_object("shipping_address"))
+                & Q(shipping_address__has_keys=list(SHIPPING_ADDRESS_KEYS)),
+                name="shop_order_shipping_address_complete",
+                violation_error_message="The shipping address needs name, line1, city, "
+                "postal_code and country.",
+            ),
+        ]
+        indexes = [
+            # "My orders", newest first; also the index behind user_id (FK and PROTECT check).
+            models.Index(fields=["user", "-created_at"], name="shop_order_user_created_idx"),
+            # Staff lists by status, newest first.
+            models.Index(fields=["status", "-created_at"], name="shop_order_status_created_idx"),
+            # The work queue: open orders oldest first. Partial, so it stays small however
+            # many delivered orders pile up.
+            models.Index(
+                fields=["created_at"],
+                name="shop_order_open_created_idx",
+                condition=Q(status__in=["pending", "processing"]),
+            ),
+        ]
+        triggers = [
+            touch_trigger(version=True),
+            # Illegal moves (delivered -> pending, shipped -> cancelled, ...) fail in the
+            # database whoever makes them, with SQLSTATE 23514 like a CHECK constraint.
+            pgtrigger.Trigger(
+                name="status_transition",
+                when=pgtrigger.Before,
+                operation=pgtrigger.UpdateOf("status"),
+                condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+                func="""
+                IF NOT ((OLD.status = 'pending' AND NEW.status IN ('processing', 'cancelled'))
+                     OR (OLD.status = 'processing' AND NEW.status IN ('shipped', 'cancelled'))
+                     OR (OLD.status = 'shipped' AND NEW.status = 'delivered')) THEN
+                    RAISE EXCEPTION 'illegal order status transition % -> %',
+                        OLD.status, NEW.status
+                        USING ERRCODE = 'check_violation',
+                              CONSTRAINT = 'shop_order_status_transition';
+                END IF;
+                RETURN NEW;
+                """,
+            ),
+            # total_amount = sum(items.subtotal), checked once per transaction at COMMIT (a
+            # deferred constraint trigger), so an order and its items can be written in any
+            # order inside one transaction, but never committed out of balance.
+            pgtrigger.Trigger(
+                name="total_matches_items",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                timing=pgtrigger.Deferred,
+                func="""
+                PERFORM shop_check_order_total(NEW.id);
+                RETURN NULL;
+                """,
+            ),
+        ]
+
+    def __str__(self):
+        return f"Order {self.pk}"
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.CASCADE,  # items exist only as part of their order
+        related_name="items",
+        db_index=False,  # shop_orderitem_order_product_uniq leads with order_id
+    )
+    product = models.ForeignKey(
+        Product,
+        on_delete=models.PROTECT,  # a product that was sold cannot be deleted, only deactivated
+        related_name="order_items",
+    )  # indexed (Django's default): "who bought this product", and the PROTECT check
+    quantity = models.IntegerField()
+    unit_price = models.DecimalField(
+        max_digits=10, decimal_places=2, db_comment="The product's price when ordered."
+    )
+    subtotal = models.GeneratedField(
+        expression=F("quantity") * F("unit_price"),
+        output_field=models.DecimalField(max_digits=12, decimal_places=2),
+        db_persist=True,
+        db_comment="quantity x unit_price, computed by PostgreSQL (a stored generated column).",
+    )
+
+    class Meta:
+        db_table_comment = "One product line of an order."
+        constraints = [
+            # One line per product in an order (quantities add up instead); also the index
+            # behind order_id, which every "items of this order" query uses.
+            models.UniqueConstraint(
+                fields=["order", "product"],
+                name="shop_orderitem_order_product_uniq",
+                violation_error_message="This product is already a line of the order.",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0),
+                name="shop_orderitem_quantity_positive",
+                violation_error_message="Quantity must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0),
+                name="shop_orderitem_unit_price_non_negative",
+                violation_error_message="Unit price cannot be negative.",
+            ),
+        ]
+        triggers = [
+            # The other half of Order.total_matches_items: any change to an item rechecks
+            # its order (both orders, if an item is moved) at COMMIT.
+            pgtrigger.Trigger(
+                name="order_total_matches_items",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                timing=pgtrigger.Deferred,
+                func="""
+                IF TG_OP <> 'DELETE' THEN PERFORM shop_check_order_total(NEW.order_id); END IF;
+                IF TG_OP <> 'INSERT' THEN PERFORM shop_check_order_total(OLD.order_id); END IF;
+                RETURN NULL;
+                """,
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.product_id}"
