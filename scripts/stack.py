@@ -131,7 +131,9 @@ class EmbeddedPostgres:
         lines = [f"{key} = {value}" for key, value in self.SETTINGS.items()]
         lines.append(f"port = {self.port}")
         target = self.pgdata / "pgshop.conf"
-        target.write_text("# Written by scripts/stack.py on every start.\n" + "\n".join(lines) + "\n")
+        target.write_text(
+            "# Written by scripts/stack.py on every start.\n" + "\n".join(lines) + "\n"
+        )
         if self.os_user:
             entry = pwd.getpwnam(self.os_user)
             os.chown(target, entry.pw_uid, entry.pw_gid)
@@ -385,7 +387,9 @@ def cmd_run(stack: Stack) -> int:
             "--schedule", str(DATA / "celerybeat-schedule"),
         ]  # fmt: skip
     children = {
-        name: subprocess.Popen(argv, env=child_env(stack.env(), DB_APPLICATION_NAME=f"pgshop-{name}"))
+        name: subprocess.Popen(
+            argv, env=child_env(stack.env(), DB_APPLICATION_NAME=f"pgshop-{name}")
+        )
         for name, argv in processes.items()
     }
     base = f"http://127.0.0.1:{port}"
@@ -424,7 +428,9 @@ def cmd_run(stack: Stack) -> int:
 
 def cmd_test(stack: Stack, args: list[str]) -> int:
     env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
-    return subprocess.run([PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False).returncode
+    return subprocess.run(
+        [PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False
+    ).returncode
 
 
 def cmd_exec(stack: Stack, args: list[str]) -> int:

@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower, Now
 from django.db.models.lookups import Exact
 
+
 # BEFORE UPDATE triggers keep updated_at (and version, where there is one) true for every
 # writer: QuerySet.update() and raw SQL included. They fire only when a column really changed
 # (AnyChange lists them; "OLD.* IS DISTINCT FROM NEW.*" is refused on tables with generated
@@ -36,7 +37,9 @@ def touch_trigger(*, version: bool = False, generated: tuple[str, ...] = ()) -> 
 
 def is_json_object(field: str) -> Exact:
     """jsonb_typeof(field) = 'object': a CHECK that a JSONB column holds an object."""
-    return Exact(models.Func(F(field), function="jsonb_typeof", output_field=models.TextField()), "object")
+    return Exact(
+        models.Func(F(field), function="jsonb_typeof", output_field=models.TextField()), "object"
+    )
 
 
 class Timestamped(models.Model):
@@ -304,7 +307,9 @@ class Order(Timestamped):
         db_table_comment = "A shopper's order. Its items are in shop_orderitem."
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "processing", "shipped", "delivered", "cancelled"]),
+                condition=Q(
+                    status__in=["pending", "processing", "shipped", "delivered", "cancelled"]
+                ),
                 name="shop_order_status_valid",
                 violation_error_message="Unknown order status.",
             ),
