@@ -7,7 +7,13 @@ logic lives in services.py; the only code here is what the database itself runs 
 from decimal import Decimal
 
 import pgtrigger
-from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    BaseUserManager,
+    Group,
+    Permission,
+    PermissionsMixin,
+)
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -97,6 +103,18 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
     )
     is_staff = models.BooleanField(default=False, db_default=False)
     is_active = models.BooleanField(default=True, db_default=True)
+    # PermissionsMixin's two many-to-many fields, with explicit join tables: Django's own
+    # would index user_id twice (alone, and first in the UNIQUE (user_id, group_id) pair).
+    groups = models.ManyToManyField(
+        Group, through="UserGroup", blank=True, related_name="user_set", related_query_name="user"
+    )
+    user_permissions = models.ManyToManyField(
+        Permission,
+        through="UserPermission",
+        blank=True,
+        related_name="user_set",
+        related_query_name="user",
+    )
 
     objects = UserManager()
 
@@ -124,6 +142,42 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.username
+
+
+class UserGroup(models.Model):
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, db_index=False
+    )  # shop_user_groups_uniq leads with user_id
+    group = models.ForeignKey(Group, on_delete=models.CASCADE)  # indexed: a group's members
+
+    class Meta:
+        db_table = "shop_user_groups"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "group"], name="shop_user_groups_uniq")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} in group {self.group_id}"
+
+
+class UserPermission(models.Model):
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, db_index=False
+    )  # shop_user_permissions_uniq leads with user_id
+    permission = models.ForeignKey(
+        Permission, on_delete=models.CASCADE
+    )  # indexed: who holds a permission
+
+    class Meta:
+        db_table = "shop_user_user_permissions"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "permission"], name="shop_user_permissions_uniq"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} has permission {self.permission_id}"
 
 
 class UserProfile(Timestamped):

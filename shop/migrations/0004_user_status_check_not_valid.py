@@ -2,7 +2,7 @@
 
 NOT VALID skips the scan of existing rows, so the ACCESS EXCLUSIVE lock lasts only as long
 as the catalogue change; new and updated rows are checked from now on.
-shop_user_status_not_null exists only so that step 5's SET NOT NULL needs no scan.
+shop_user_status_not_null_chk exists only so that step 5's SET NOT NULL needs no scan.
 """
 
 from django.contrib.postgres.operations import AddConstraintNotValid
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         AddConstraintNotValid(
             model_name="user",
             constraint=models.CheckConstraint(
-                condition=models.Q(status__isnull=False), name="shop_user_status_not_null"
+                condition=models.Q(status__isnull=False), name="shop_user_status_not_null_chk"
             ),
         ),
         AddConstraintNotValid(

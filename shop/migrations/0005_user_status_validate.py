@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
 
     operations = [
         lock_timeout(),
-        ValidateConstraint(model_name="user", name="shop_user_status_not_null"),
+        ValidateConstraint(model_name="user", name="shop_user_status_not_null_chk"),
         ValidateConstraint(model_name="user", name="shop_user_status_valid"),
         lock_timeout(),
     ]

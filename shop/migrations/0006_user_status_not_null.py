@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RemoveConstraint(model_name="user", name="shop_user_status_not_null"),
+        migrations.RemoveConstraint(model_name="user", name="shop_user_status_not_null_chk"),
         # The updated_at trigger lists the columns it watches: status joins them now, after
         # the backfill, so that backfilling did not count as a change to every user.
         pgtrigger.migrations.RemoveTrigger(

@@ -8,7 +8,8 @@ would stop earlier or a writer might bypass it, through raw SQL: the database ho
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.db.models import ProtectedError
 
 from shop.factories import (
@@ -32,10 +33,14 @@ def rejected(action, sqlstate: str, *, constraint: str | None = None, column: st
     Deferred checks (foreign keys, the order-total trigger) normally run at COMMIT, which a
     test never reaches; SET CONSTRAINTS ALL IMMEDIATE runs them before the savepoint ends.
     """
-    with pytest.raises(IntegrityError) as info, transaction.atomic():
-        action()
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    def action_then_deferred_checks():
+        with transaction.atomic():
+            action()
+            sql("SET CONSTRAINTS ALL IMMEDIATE")
+
+    with pytest.raises(IntegrityError) as info:
+        action_then_deferred_checks()
     diag = info.value.__cause__.diag
     assert diag.sqlstate == sqlstate, diag.message_primary
     if constraint is not None:
@@ -98,7 +103,7 @@ def test_model_validation_reports_duplicate_email_as_a_field_error():
     UserFactory(username="ada", email="ada@example.com")
     twin = User(username="ada2", email="ADA@example.com", password="!")
 
-    with pytest.raises(Exception) as info:
+    with pytest.raises(ValidationError) as info:
         twin.full_clean()
 
     assert info.value.message_dict == {"__all__": ["A user with that email already exists."]}
@@ -135,7 +140,8 @@ def test_user_status_must_be_known():
 
 def test_user_status_is_not_null_and_defaults_to_active():
     sql(
-        "INSERT INTO shop_user (username, email, password, is_superuser) VALUES ('a', 'a@b.c', '!', false)"
+        "INSERT INTO shop_user (username, email, password, is_superuser) "
+        "VALUES ('a', 'a@b.c', '!', false)"
     )
     user = User.objects.get(username="a")
 
@@ -573,7 +579,7 @@ def test_subtotal_is_computed_and_cannot_be_written():
     order = OrderFactory(lines=[(product, 4)])
     item = OrderItem.objects.get(order=order)
 
-    with pytest.raises(Exception) as info, transaction.atomic():
+    with pytest.raises(ProgrammingError) as info, transaction.atomic():
         sql("UPDATE shop_orderitem SET subtotal = 1 WHERE id = %s", [item.pk])
 
     assert item.subtotal == Decimal("10.00")

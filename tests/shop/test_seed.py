@@ -1,0 +1,139 @@
+"""manage.py seed: sizes by flag, deterministic by --seed, one-line errors for bad flags."""
+
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count, F, Sum
+
+from shop.models import Category, Order, OrderItem, Product, User, UserProfile
+
+pytestmark = pytest.mark.django_db
+
+SIZES = ["--users", "7", "--categories", "10", "--products", "15", "--orders", "30"]
+
+
+def seed(*args: str) -> None:
+    call_command("seed", *SIZES, *args, "--batch-size", "4", verbosity=0)
+
+
+def fingerprint() -> dict:
+    return {
+        "users": list(User.objects.order_by("username").values_list("username", "email")),
+        "profiles": list(
+            UserProfile.objects.order_by("user__username").values_list(
+                "first_name", "last_name", "phone"
+            )
+        ),
+        "categories": list(
+            Category.objects.order_by("slug").values_list("name", "slug", "parent__slug")
+        ),
+        "products": list(
+            Product.objects.order_by("name", "price").values_list(
+                "name", "price", "stock_quantity", "category__slug", "tags"
+            )
+        ),
+        "orders": list(
+            Order.objects.order_by("created_at").values_list(
+                "user__username", "status", "total_amount"
+            )
+        ),
+        "items": list(
+            OrderItem.objects.order_by("order__created_at", "product__name").values_list(
+                "product__name", "quantity", "unit_price"
+            )
+        ),
+    }
+
+
+def test_sizes_follow_the_flags_and_totals_balance(immediate_constraints):
+    seed("--seed", "1")
+    immediate_constraints()  # the deferred total checks pass
+
+    assert (
+        User.objects.count(),
+        UserProfile.objects.count(),
+        Category.objects.count(),
+        Product.objects.count(),
+        Order.objects.count(),
+    ) == (7, 7, 10, 15, 30)
+    assert Category.objects.filter(parent=None).count() == 8
+    orders = Order.objects.annotate(items_total=Sum("items__subtotal"), lines=Count("items"))
+    assert orders.exclude(total_amount=F("items_total")).count() == 0
+    assert orders.filter(lines__gte=1, lines__lte=4).count() == 30
+    assert OrderItem.objects.filter(quantity__lte=0).count() == 0
+
+
+def test_same_seed_same_data():
+    seed("--seed", "5")
+    first = fingerprint()
+    for model in (OrderItem, Order, UserProfile, Product, User):
+        model.objects.all().delete()
+    Category.objects.exclude(parent=None).delete()
+    Category.objects.all().delete()
+
+    seed("--seed", "5")
+
+    assert fingerprint() == first
+    assert first["orders"][0][2] > Decimal("0")
+
+
+def test_different_seed_different_data():
+    seed("--seed", "5")
+    first = fingerprint()
+    for model in (OrderItem, Order, UserProfile, Product, User):
+        model.objects.all().delete()
+    Category.objects.exclude(parent=None).delete()
+    Category.objects.all().delete()
+
+    seed("--seed", "6")
+
+    assert fingerprint()["products"] != first["products"]
+
+
+def test_if_empty_does_nothing_when_products_exist():
+    seed()
+
+    call_command("seed", "--if-empty", verbosity=0)
+
+    assert Product.objects.count() == 15
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--users", "-1"], "argument --users: must be a whole number >= 0, got '-1'"),
+        (["--orders", "many"], "argument --orders: must be a whole number >= 0, got 'many'"),
+        (["--batch-size", "0"], "argument --batch-size: must be a whole number >= 1, got '0'"),
+        (["--users", "0", "--orders", "5"], "--orders needs users: pass --users > 0"),
+        (["--categories", "0", "--products", "5"], "--products needs categories"),
+    ],
+)
+def test_bad_flags_get_one_line_and_write_nothing(args, message):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "seed", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=subprocess_env(),
+    )
+
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert User.objects.count() == 0
+
+
+def subprocess_env():
+    """The subprocess must write (or not) to the test database, not the dev one."""
+    import os
+
+    from django.db import connection
+
+    env = dict(os.environ)
+    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    env["DATABASE_URL"] = f"{url}/{connection.settings_dict['NAME']}"
+    return env
