@@ -32,7 +32,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("PGSHOP_DATA", ROOT / ".data")).resolve()
-RUN = DATA / "run"
 PG_PORT = int(os.environ.get("PG_PORT", "55432"))
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "56379"))
 DB_NAME = "shop"
@@ -221,8 +220,13 @@ class EmbeddedRedis:
 
     def _client(self):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        # No retries: "is it up?" must be answered at once, not after redis-py's backoff.
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=2, retry=Retry(NoBackoff(), 0)
+        )
 
     def running(self) -> bool:
         import redis
@@ -280,12 +284,16 @@ class EmbeddedRedis:
 class Stack:
     """The servers this invocation uses, and whether it must stop them when it leaves."""
 
-    def __init__(self) -> None:
-        self.external_db = os.environ.get("DATABASE_URL")
-        self.external_redis = os.environ.get("REDIS_URL")
-        self.postgres = None if self.external_db else EmbeddedPostgres(DATA, PG_PORT)
-        self.redis = None if self.external_redis else EmbeddedRedis(DATA, REDIS_PORT)
-        self.users = RUN / "users"
+    def __init__(
+        self, data: Path = DATA, pg_port: int = PG_PORT, redis_port: int = REDIS_PORT, environ=None
+    ) -> None:
+        environ = os.environ if environ is None else environ
+        self.external_db = environ.get("DATABASE_URL")
+        self.external_redis = environ.get("REDIS_URL")
+        self.postgres = None if self.external_db else EmbeddedPostgres(data, pg_port)
+        self.redis = None if self.external_redis else EmbeddedRedis(data, redis_port)
+        self.run_dir = data / "run"
+        self.users = self.run_dir / "users"
         self.me = self.users / str(os.getpid())
 
     @property
@@ -294,8 +302,8 @@ class Stack:
 
     @contextlib.contextmanager
     def _locked(self):
-        RUN.mkdir(parents=True, exist_ok=True)
-        with (RUN / "lock").open("w") as fh:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with (self.run_dir / "lock").open("w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             yield
 
