@@ -403,9 +403,7 @@ def cmd_run(stack: Stack) -> int:
     base = f"http://127.0.0.1:{port}"
     print(
         "\n"
-        f"  Shop API        {base}/api/v1/\n"
         f"  Admin           {base}/admin/\n"
-        f"  DB dashboard    {base}/admin/dbhealth/\n"
         f"  Health check    {base}/healthz\n"
         f"  Demo staff login: admin / {password}\n"
         f"  PostgreSQL      {stack.env()['DATABASE_URL']}\n"
@@ -449,6 +447,10 @@ def cmd_exec(stack: Stack, args: list[str]) -> int:
     return subprocess.run(args, env=child_env(stack.up()), cwd=ROOT, check=False).returncode
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"run", "test", "exec", "up", "down", "status"}:
         print(__doc__)
@@ -468,8 +470,11 @@ def main(argv: list[str]) -> int:
             print(f"export {key}={value}")
         stack.me.unlink(missing_ok=True)  # `up` leaves the servers running on purpose
         return 0
-    # SIGTERM (from CI or a supervisor) unwinds like Ctrl-C, so the servers are stopped.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C, SIGTERM (CI, a supervisor) and a closed terminal all unwind the same way, so the
+    # children and servers are stopped. SIGINT is set explicitly: a shell that starts us in the
+    # background leaves it ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)
     try:
         if command == "run":
             return cmd_run(stack)

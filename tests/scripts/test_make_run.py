@@ -1,0 +1,104 @@
+"""`make run` end to end: servers, migrations, demo data once, web server, Ctrl-C.
+
+Runs scripts/stack.py run (what `make run` runs) in a temporary data folder on free ports,
+with DATABASE_URL and REDIS_URL unset, exactly as on a fresh clone.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Run:
+    def __init__(self, data: Path, ports: dict[str, int]):
+        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        env.update(
+            PGSHOP_DATA=str(data),
+            PG_PORT=str(ports["pg"]),
+            REDIS_PORT=str(ports["redis"]),
+            PORT=str(ports["web"]),
+        )
+        self.port = ports["web"]
+        self.log = data.parent / f"run-{time.monotonic_ns()}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "scripts/stack.py", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_healthy(self, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz") as response:
+                    return {"status": response.status, "body": response.read().decode()}
+            except OSError:
+                time.sleep(0.5)
+        raise AssertionError(f"not healthy in {timeout}s:\n{self.output()}")
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def data(tmp_path):
+    tmp_path.chmod(0o755)
+    return tmp_path / "data"
+
+
+def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
+    ports = {"pg": free_port(), "redis": free_port(), "web": free_port()}
+
+    run = Run(data, ports)
+    health = run.wait_healthy()
+    output = run.output()
+    code = run.interrupt()
+
+    assert health == {
+        "status": 200,
+        "body": '{"database": "ok", "redis": "ok", "status": "ok"}',
+    }
+    password = (data / "demo-password").read_text().strip()
+    assert f"Demo staff login: admin / {password}" in output
+    assert f"Admin           http://127.0.0.1:{ports['web']}/admin/" in output
+    assert "Seeded 200 users, 24 categories, 500 products, 2000 orders." in output
+    assert code == 0  # a clean stop, not an error
+    assert [listening(port) for port in ports.values()] == [False, False, False]
+
+    # A second run reuses the data: no second seeding, the same demo password.
+    again = Run(data, ports)
+    again.wait_healthy()
+    second_output = again.output()
+    assert again.interrupt() == 0
+    assert "Demo data already loaded; nothing to do." in second_output
+    assert re.search(rf"Demo staff login: admin / {re.escape(password)}\n", second_output)
+    assert [listening(port) for port in ports.values()] == [False, False, False]
