@@ -1,0 +1,293 @@
+"""The staff UI for the shop: users and profiles, the catalogue, orders (read-mostly).
+
+Every changelist decides its joins up front (list_select_related), so its query count does not
+depend on the number of rows shown; tests/shop/test_admin.py holds each page to an exact
+budget. Foreign keys to big tables use raw-id inputs (a <select> of 100k users would load
+them all); small ones use autocomplete.
+
+Orders are financial records: staff move an order along its workflow and correct its
+shipping address or its customer, nothing else. Items, totals and versions are read-only,
+orders are neither added nor deleted here, and the rules the database enforces by trigger
+are checked by the form first (shop/forms.py), so breaking one is a form error, never an
+IntegrityError.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.postgres.search import SearchQuery
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import ngettext
+
+from shop.forms import CategoryAdminForm, OrderAdminForm, UserChangeForm, UserCreationForm
+from shop.models import Category, Order, OrderItem, Product, User, UserProfile
+
+# Django 6 makes https the scheme assumed for a URL typed without one; have it now.
+URL_HTTPS = {models.URLField: {"assume_scheme": "https"}}
+
+
+def _number(search_term: str) -> int | None:
+    """The search term as an id ("1234" or "#1234"), or None when it is not one."""
+    term = search_term.strip().removeprefix("#")
+    return int(term) if term.isascii() and term.isdigit() else None
+
+
+# --------------------------------------------------------------------------- users
+
+
+class UserProfileInline(admin.StackedInline):
+    model = UserProfile
+    fields = ("first_name", "last_name", "phone", "avatar_url", "bio", "created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at")
+    formfield_overrides = URL_HTTPS
+    extra = 1  # a user without a profile gets a blank one to fill in (saved only if filled)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    inlines = (UserProfileInline,)
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Account", {"fields": ("email", "status")}),
+        (
+            "Permissions",
+            {
+                "fields": (
+                    "is_active",
+                    "is_staff",
+                    "is_superuser",
+                    "member_of",  # groups, see UserChangeForm
+                    "granted_permissions",  # user_permissions, likewise
+                )
+            },
+        ),
+        ("Important dates", {"fields": ("last_login", "created_at", "updated_at")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    readonly_fields = ("last_login", "created_at", "updated_at")
+    list_display = ("username", "email", "status", "is_staff", "is_active", "created_at")
+    list_filter = ("status", "is_staff", "is_superuser", "is_active", "groups")
+    search_fields = ("username", "email")
+    ordering = ("username",)  # the username UNIQUE index serves the sort and its LIMIT
+    # Big table: no second count(*) for the "N total" footnote, no per-filter counts.
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    filter_horizontal = ()  # the form's own widgets; the model fields are not in the form
+
+    def get_inlines(self, request, obj):
+        # Like Django's UserAdmin, the add page asks only for the login; the profile
+        # follows on the change page it redirects to.
+        return self.inlines if obj is not None else ()
+
+
+@admin.register(UserProfile)
+class UserProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "first_name", "last_name", "phone", "updated_at")
+    list_select_related = ("user",)
+    list_filter = ("user__status", "user__is_staff")
+    search_fields = ("user__username", "user__email", "first_name", "last_name", "phone")
+    raw_id_fields = ("user",)
+    readonly_fields = ("created_at", "updated_at")
+    formfield_overrides = URL_HTTPS
+    ordering = ("-pk",)  # newest users first, by the primary key's index
+    show_full_result_count = False  # one profile per user: as big as the users table
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_queryset(self, request):
+        # The change page shows the (read-only) user as a link: join it there too.
+        return super().get_queryset(request).select_related("user")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The user is the profile's primary key: "moving" a profile would copy it to
+        # another user instead. Chosen once, on the add page.
+        readonly = super().get_readonly_fields(request, obj)
+        return ("user", *readonly) if obj is not None else readonly
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+class CategoryLevelFilter(admin.SimpleListFilter):
+    title = "level"
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return (("top", "Top level"), ("sub", "Subcategory"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "top":
+            return queryset.filter(parent__isnull=True)
+        if self.value() == "sub":
+            return queryset.filter(parent__isnull=False)
+        return queryset
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    form = CategoryAdminForm
+    list_display = ("name", "slug", "parent", "updated_at")
+    list_select_related = ("parent",)
+    list_filter = (CategoryLevelFilter,)
+    search_fields = ("name", "slug")  # also what the parent/category autocompletes search
+    autocomplete_fields = ("parent",)
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("created_at", "updated_at")
+    ordering = ("name",)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("name", "category", "price", "stock_quantity", "is_active", "updated_at")
+    list_select_related = ("category",)
+    list_filter = ("is_active", "category")
+    # Searched in full text, not with icontains: see get_search_results.
+    search_fields = ("search_vector",)
+    search_help_text = (
+        "Full-text search of names and descriptions, English stemming: "
+        '"walnut desk", "desk -oak", "desk or table".'
+    )
+    autocomplete_fields = ("category",)
+    readonly_fields = ("version", "search_vector", "created_at", "updated_at")
+    ordering = ("name",)
+    actions = ("deactivate",)
+
+    def get_search_results(self, request, queryset, search_term):
+        """search_vector @@ websearch_to_tsquery('english', term): the GIN index's query."""
+        if not search_term.strip():
+            return queryset, False
+        query = SearchQuery(search_term, config="english", search_type="websearch")
+        return queryset.filter(search_vector=query), False
+
+    @admin.action(description="Deactivate selected products", permissions=["change"])
+    def deactivate(self, request, queryset):
+        count = queryset.filter(is_active=True).update(is_active=False)
+        self.message_user(
+            request,
+            ngettext("Deactivated %d product.", "Deactivated %d products.", count) % count,
+            messages.SUCCESS,
+        )
+
+
+# --------------------------------------------------------------------------- orders
+
+
+class ReadOnlyMixin:
+    """View only, for superusers too: rows that only the shop's own code may write."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OrderItemInline(ReadOnlyMixin, admin.TabularInline):
+    """The order's lines, read-only: total_amount must equal their sum (checked at COMMIT)."""
+
+    model = OrderItem
+    fields = ("product", "quantity", "unit_price", "subtotal")
+    readonly_fields = fields
+    ordering = ("pk",)
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    form = OrderAdminForm
+    inlines = (OrderItemInline,)
+    list_display = ("id", "user", "status", "total_amount", "created_at")
+    list_select_related = ("user",)
+    list_filter = ("status", "created_at")
+    search_fields = ("user__username", "user__email")
+    search_help_text = "An order number, or part of the customer's username or e-mail."
+    raw_id_fields = ("user",)
+    fields = (
+        "user",
+        "status",
+        "shipping_address",
+        "total_amount",
+        "version",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = ("total_amount", "version", "created_at", "updated_at")
+    ordering = ("-pk",)  # newest first, by the primary key's index
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    def has_add_permission(self, request):
+        return False  # orders are placed by shoppers, through the API
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # financial records: cancel instead
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        number = _number(search_term)
+        if number is not None:
+            results |= queryset.filter(pk=number)
+        return results, may_have_duplicates
+
+    def get_object(self, request, object_id, from_field=None):
+        """On POST, the order row is locked (FOR UPDATE) before the form sees it.
+
+        The status choices are built from the status read here; without the lock, another
+        writer could move the order between that read and our UPDATE, and the transition
+        trigger would answer the now-illegal move with an IntegrityError (a 500). The change
+        view's POST runs in transaction.atomic(), which the lock lasts for.
+        """
+        if request.method != "POST":
+            return super().get_object(request, object_id, from_field)
+        queryset = self.get_queryset(request).select_for_update()
+        field = self.opts.pk if from_field is None else self.opts.get_field(from_field)
+        try:
+            return queryset.get(**{field.name: field.to_python(object_id)})
+        except (Order.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    def save_model(self, request, obj, form, change):
+        # Write only what staff changed: total_amount and version are never written back
+        # from a possibly stale form, and an unchanged status does not reach the trigger.
+        if change:
+            obj.save(update_fields=form.changed_data)
+        else:
+            obj.save()
+
+
+@admin.register(OrderItem)
+class OrderItemAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "order", "product", "quantity", "unit_price", "subtotal")
+    list_select_related = ("order", "product")
+    list_filter = ("order__status",)
+    search_fields = ("product__name",)
+    search_help_text = "An order number, or part of the product's name."
+    ordering = ("-pk",)
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_queryset(self, request):
+        # The view page shows the order and the product as links: join them here too.
+        return super().get_queryset(request).select_related("order", "product")
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        number = _number(search_term)
+        if number is not None:
+            results |= queryset.filter(order_id=number)
+        return results, may_have_duplicates

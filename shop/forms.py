@@ -1,0 +1,162 @@
+"""Admin forms: where the staff UI turns a database rule into a form error instead of a 500.
+
+ModelForm already runs every CheckConstraint and UniqueConstraint of the model (full_clean's
+validate_constraints), with the constraint's violation_error_message. What it cannot see is a
+rule that lives in a trigger (the order status workflow) or a check that names no field (the
+shipping address keys): those are spelled out here, next to the form that needs them.
+"""
+
+from django import forms
+from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth.models import Group, Permission
+
+from shop.models import SHIPPING_ADDRESS_KEYS, Category, Order, User
+
+
+class EmailNormalizingMixin:
+    """Lower-cases the e-mail's domain, as UserManager.create_user does."""
+
+    def clean_email(self):
+        return User.objects.normalize_email(self.cleaned_data["email"])
+
+
+class UserCreationForm(EmailNormalizingMixin, auth_forms.AdminUserCreationForm):
+    """Django's admin add-user form (password1/password2, or no usable password) for shop.User.
+
+    The e-mail is asked for up front: it is NOT NULL, and its case-insensitive uniqueness
+    (shop_user_email_ci_uniq) is checked by the model's constraint validation.
+    """
+
+    class Meta(auth_forms.AdminUserCreationForm.Meta):
+        model = User
+        fields = ("username", "email")
+
+
+class UserChangeForm(EmailNormalizingMixin, auth_forms.UserChangeForm):
+    """Django's change-user form: the password is shown as its read-only hash summary.
+
+    User.groups and User.user_permissions go through explicit join tables (shop.UserGroup,
+    shop.UserPermission), and the admin refuses such many-to-many fields in a form
+    (admin.E013). So the form carries the same two multiple selects under other names and
+    saves them with .set(), which the join tables allow (they have no extra columns).
+    """
+
+    member_of = forms.ModelMultipleChoiceField(
+        queryset=Group.objects.order_by("name"),
+        required=False,
+        label="Groups",
+        widget=FilteredSelectMultiple("groups", is_stacked=False),
+        help_text="The user gets every permission granted to each of these groups.",
+    )
+    granted_permissions = forms.ModelMultipleChoiceField(
+        # Permission.__str__ names its content type: join it, or one query per option.
+        queryset=Permission.objects.select_related("content_type"),
+        required=False,
+        label="User permissions",
+        widget=FilteredSelectMultiple("user permissions", is_stacked=False),
+        help_text="Specific permissions for this user, on top of their groups'.",
+    )
+
+    class Meta(auth_forms.UserChangeForm.Meta):
+        model = User
+        fields = (
+            "username",
+            "password",
+            "email",
+            "status",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "status" in self.fields:
+            # status has a db_default but no Python default, so Django offers a blank
+            # "---------" choice that could only ever fail validation.
+            self.fields["status"].choices = User.Status.choices
+        if self.instance.pk is not None:
+            user = self.instance
+            self.fields["member_of"].initial = list(user.groups.values_list("pk", flat=True))
+            self.fields["granted_permissions"].initial = list(
+                user.user_permissions.values_list("pk", flat=True)
+            )
+
+    def _save_m2m(self):
+        super()._save_m2m()
+        if "member_of" in self.changed_data:
+            self.instance.groups.set(self.cleaned_data["member_of"])
+        if "granted_permissions" in self.changed_data:
+            self.instance.user_permissions.set(self.cleaned_data["granted_permissions"])
+
+
+class CategoryAdminForm(forms.ModelForm):
+    class Meta:
+        model = Category
+        fields = ("name", "slug", "parent")
+
+    def clean_parent(self):
+        """Refuse a parent that is the category itself or one of its descendants.
+
+        The database refuses only the first (shop_category_not_own_parent); a longer loop
+        would make the tree unwalkable. One query per level: catalogue trees are shallow.
+        """
+        parent = self.cleaned_data["parent"]
+        if parent is None or self.instance.pk is None:
+            return parent
+        seen, ancestor = set(), parent
+        while ancestor is not None and ancestor.pk not in seen:
+            if ancestor.pk == self.instance.pk:
+                raise forms.ValidationError(
+                    "A category cannot be placed under itself or one of its subcategories.",
+                    code="category_cycle",
+                )
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
+        return parent
+
+
+class OrderAdminForm(forms.ModelForm):
+    """Status limited to the legal next steps; the shipping address checked key by key."""
+
+    class Meta:
+        model = Order
+        fields = ("user", "status", "shipping_address")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        status = self.fields.get("status")
+        if status is not None and self.instance.pk is not None:
+            # The current status (no change) and Order.TRANSITIONS' next steps, the same
+            # workflow the shop_order_status_transition trigger enforces. Anything else
+            # posted fails ChoiceField validation ("Select a valid choice") before any UPDATE.
+            current = self.instance.status
+            allowed = {current, *Order.TRANSITIONS[current]}
+            status.choices = [(value, label) for value, label in status.choices if value in allowed]
+
+    def clean_shipping_address(self):
+        address = self.cleaned_data["shipping_address"]
+        if not isinstance(address, dict):
+            raise forms.ValidationError(
+                "Enter the address as a JSON object.", code="shipping_address_not_object"
+            )
+        missing = [key for key in SHIPPING_ADDRESS_KEYS if key not in address]
+        if missing:
+            raise forms.ValidationError(
+                "The shipping address is missing: %(keys)s.",
+                code="shipping_address_incomplete",
+                params={"keys": ", ".join(missing)},
+            )
+        blank = [
+            key
+            for key in SHIPPING_ADDRESS_KEYS
+            if not isinstance(address[key], str) or not address[key].strip()
+        ]
+        if blank:
+            raise forms.ValidationError(
+                "These shipping address fields must be non-empty text: %(keys)s.",
+                code="shipping_address_blank",
+                params={"keys": ", ".join(blank)},
+            )
+        return address

@@ -1,0 +1,803 @@
+"""The shop admin: exact query budgets per page, and every database rule as a form error.
+
+A changelist's budget is the same with 3 rows and with 30: the joins are decided up front
+(list_select_related), so a page costs the same whatever it shows. Every refused edit is
+checked twice: the form says why, and the row in the database is exactly as it was.
+"""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from shop.factories import (
+    CategoryFactory,
+    OrderFactory,
+    ProductFactory,
+    UserFactory,
+    UserProfileFactory,
+    shipping_address_for,
+)
+from shop.models import Category, Order, OrderItem, Product, User
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(autouse=True)
+def content_types_cached():
+    """Budgets are counted with ContentType's per-process cache warm, as in production.
+
+    The admin looks up a model's content type on change pages; whether an earlier test
+    already cached it must not change a count.
+    """
+    ContentType.objects.get_for_models(*apps.get_app_config("shop").get_models())
+
+
+@pytest.fixture
+def superuser():
+    return UserFactory(username="boss", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+def order_in(status: str, *, lines=None) -> Order:
+    """An order in `status`, inserted as such (the transition trigger fires on UPDATE only)."""
+    return OrderFactory(status=status, lines=lines or [])
+
+
+def order_form(order: Order, **changes) -> dict:
+    """What the order change page posts: its fields and the read-only items' management form."""
+    items = list(order.items.order_by("pk"))
+    data = {
+        "user": order.user_id,
+        "status": order.status,
+        "shipping_address": json.dumps(order.shipping_address),
+        "items-TOTAL_FORMS": len(items),
+        "items-INITIAL_FORMS": len(items),
+        "items-MIN_NUM_FORMS": 0,
+        "items-MAX_NUM_FORMS": 0,
+        "_save": "Save",
+    }
+    for index, item in enumerate(items):
+        data[f"items-{index}-id"] = item.pk
+        data[f"items-{index}-order"] = order.pk
+    data.update(changes)
+    return data
+
+
+def snapshot(order: Order) -> tuple:
+    order = Order.objects.get(pk=order.pk)
+    items = list(order.items.order_by("pk").values_list("product_id", "quantity", "unit_price"))
+    return (order.status, order.shipping_address, order.total_amount, order.version, items)
+
+
+def product_form(product: Product, **changes) -> dict:
+    data = {
+        "name": product.name,
+        "description": product.description,
+        "price": str(product.price),
+        "stock_quantity": product.stock_quantity,
+        "category": product.category_id,
+        "tags": ",".join(product.tags),
+        "attributes": json.dumps(product.attributes),
+        "is_active": "on" if product.is_active else "",
+        "_save": "Save",
+    }
+    data.update(changes)
+    return data
+
+
+# --------------------------------------------------------------------------- access
+
+
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/shop/user/",
+    "/admin/shop/userprofile/",
+    "/admin/shop/category/",
+    "/admin/shop/product/",
+    "/admin/shop/order/",
+    "/admin/shop/orderitem/",
+]
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_anonymous_visitors_are_sent_to_the_login_page(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/login/?next={path}"
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_logged_in_shoppers_are_sent_to_the_login_page(client, path):
+    client.force_login(UserFactory(is_staff=False, is_superuser=True))
+
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/login/?next={path}"
+
+
+# --------------------------------------------------------------------------- changelists
+
+
+def make_users(n):
+    UserFactory.create_batch(n)
+
+
+def make_profiles(n):
+    UserProfileFactory.create_batch(n)
+
+
+def make_categories(n):
+    for _ in range(n):
+        CategoryFactory(parent=CategoryFactory())  # every row shows a different parent
+
+
+def make_products(n):
+    ProductFactory.create_batch(n)  # each in its own category
+
+
+def make_orders(n):
+    OrderFactory.create_batch(n)  # each for its own user
+
+
+def make_order_items(n):
+    for _ in range(n):
+        OrderFactory(lines=[(ProductFactory(), 2)])  # each its own order and product
+
+
+# model: (rows maker, rows listed for n made (the superuser is a user too), queries)
+CHANGELISTS = {
+    "user": (make_users, lambda n: n + 1, 5),
+    "userprofile": (make_profiles, lambda n: n, 4),
+    "category": (make_categories, lambda n: 2 * n, 5),
+    "product": (make_products, lambda n: n, 6),
+    "order": (make_orders, lambda n: n, 4),
+    "orderitem": (make_order_items, lambda n: n, 4),
+}
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+@pytest.mark.parametrize("model", list(CHANGELISTS))
+def test_changelist_query_count_does_not_grow_with_rows(
+    staff_client, django_assert_num_queries, model, rows
+):
+    make, listed, queries = CHANGELISTS[model]
+    make(rows)
+
+    with django_assert_num_queries(queries):
+        response = staff_client.get(f"/admin/shop/{model}/")
+
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == listed(rows)
+    assert len(response.context["cl"].result_list) == listed(rows)
+
+
+# --------------------------------------------------------------------------- change pages
+
+
+def test_user_change_page_with_profile_groups_and_permissions(
+    staff_client, django_assert_num_queries
+):
+    user = UserProfileFactory(user__raw_password=PASSWORD).user
+    user.groups.set([Group.objects.create(name="Support")])
+
+    with django_assert_num_queries(8):
+        response = staff_client.get(f"/admin/shop/user/{user.pk}/change/")
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.fields["member_of"].initial == list(user.groups.values_list("pk", flat=True))
+    assert "password" in form.fields
+    assert form.fields["password"].disabled is True
+    assert form.fields["status"].choices == [
+        ("active", "Active"),
+        ("suspended", "Suspended"),
+        ("closed", "Closed"),
+    ]
+    assert b"md5" in response.content  # the hash summary names its algorithm, not the hash
+    assert user.password.encode() not in response.content
+
+
+def test_user_add_page(staff_client, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        response = staff_client.get("/admin/shop/user/add/")
+
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.fields) == [
+        "username",
+        "email",
+        "usable_password",
+        "password1",
+        "password2",
+    ]
+    assert response.context["inline_admin_formsets"] == []
+
+
+def test_profile_change_page(staff_client, django_assert_num_queries):
+    profile = UserProfileFactory()
+
+    with django_assert_num_queries(3):
+        response = staff_client.get(f"/admin/shop/userprofile/{profile.pk}/change/")
+
+    assert response.status_code == 200
+    assert "user" not in response.context["adminform"].form.fields  # read-only once chosen
+
+
+def test_category_change_page(staff_client, django_assert_num_queries):
+    category = CategoryFactory(parent=CategoryFactory(name="Books"))
+
+    with django_assert_num_queries(4):
+        response = staff_client.get(f"/admin/shop/category/{category.pk}/change/")
+
+    assert response.status_code == 200
+    assert b'<option value="%d" selected>Books</option>' % category.parent_id in response.content
+
+
+def test_product_change_page(staff_client, django_assert_num_queries):
+    product = ProductFactory()
+
+    with django_assert_num_queries(4):
+        response = staff_client.get(f"/admin/shop/product/{product.pk}/change/")
+
+    assert response.status_code == 200
+    assert set(response.context["adminform"].form.fields) == {
+        "name",
+        "description",
+        "price",
+        "stock_quantity",
+        "category",
+        "tags",
+        "attributes",
+        "is_active",
+    }
+
+
+@pytest.mark.parametrize("lines", [1, 5])
+def test_order_change_page_query_count_does_not_grow_with_items(
+    staff_client, django_assert_num_queries, lines
+):
+    order = order_in("pending", lines=[(ProductFactory(), 1) for _ in range(lines)])
+
+    with django_assert_num_queries(5):
+        response = staff_client.get(f"/admin/shop/order/{order.pk}/change/")
+
+    assert response.status_code == 200
+    (items,) = response.context["inline_admin_formsets"]
+    assert len(list(items)) == lines
+    assert (items.has_add_permission, items.has_change_permission) == (False, False)
+    assert items.has_delete_permission is False
+    assert set(response.context["adminform"].form.fields) == {
+        "user",
+        "status",
+        "shipping_address",
+    }
+
+
+def test_order_item_view_page(staff_client, django_assert_num_queries):
+    OrderFactory(lines=[(ProductFactory(name="Walnut desk"), 2)])
+    item = OrderItem.objects.get()
+
+    with django_assert_num_queries(3):
+        response = staff_client.get(f"/admin/shop/orderitem/{item.pk}/change/")
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.fields == {}  # view only: nothing editable
+    assert b"Walnut desk" in response.content
+
+
+# --------------------------------------------------------------------------- orders
+
+
+@pytest.mark.parametrize(
+    ("status", "offered"),
+    [
+        ("pending", ["pending", "processing", "cancelled"]),
+        ("processing", ["processing", "shipped", "cancelled"]),
+        ("shipped", ["shipped", "delivered"]),
+        ("delivered", ["delivered"]),
+        ("cancelled", ["cancelled"]),
+    ],
+)
+def test_order_status_offers_only_the_legal_next_statuses(staff_client, status, offered):
+    order = order_in(status)
+
+    response = staff_client.get(f"/admin/shop/order/{order.pk}/change/")
+
+    choices = response.context["adminform"].form.fields["status"].choices
+    assert [value for value, _ in choices] == offered
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("delivered", "pending"), ("shipped", "cancelled"), ("pending", "shipped")],
+)
+def test_illegal_status_transition_is_a_form_error_and_changes_nothing(staff_client, before, after):
+    product = ProductFactory(price=Decimal("10.00"))
+    order = order_in(before, lines=[(product, 2)])
+    was = snapshot(order)
+
+    response = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/", order_form(order, status=after)
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "status": [f"Select a valid choice. {after} is not one of the available choices."]
+    }
+    assert snapshot(order) == was
+
+
+def test_legal_status_transition_is_saved_and_keeps_the_order_in_balance(
+    staff_client, immediate_constraints
+):
+    product = ProductFactory(price=Decimal("10.00"))
+    order = order_in("pending", lines=[(product, 2)])
+    immediate_constraints()  # the deferred total check runs at each statement, not COMMIT
+
+    response = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/", order_form(order, status="processing")
+    )
+
+    assert response.status_code == 302
+    assert snapshot(order) == (
+        "processing",
+        shipping_address_for(order.user.username),
+        Decimal("20.00"),
+        2,
+        [(product.pk, 2, Decimal("10.00"))],
+    )
+
+
+def test_saving_an_order_locks_its_row_first(staff_client):
+    order = order_in("pending")
+
+    with CaptureQueriesContext(connection) as queries:
+        staff_client.post(
+            f"/admin/shop/order/{order.pk}/change/", order_form(order, status="processing")
+        )
+
+    reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "shop_order"."id"')]
+    assert len(reads) == 1
+    assert reads[0].endswith(" FOR UPDATE")
+
+
+@pytest.mark.parametrize("key", ["name", "line1", "city", "postal_code", "country"])
+def test_shipping_address_missing_a_key_is_a_form_error(staff_client, key):
+    order = order_in("pending")
+    was = snapshot(order)
+    address = {k: v for k, v in order.shipping_address.items() if k != key}
+
+    response = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/",
+        order_form(order, shipping_address=json.dumps(address)),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "shipping_address": [f"The shipping address is missing: {key}."]
+    }
+    assert snapshot(order) == was
+
+
+@pytest.mark.parametrize(
+    ("address", "error"),
+    [
+        (
+            '["name", "line1", "city", "postal_code", "country"]',
+            "Enter the address as a JSON object.",
+        ),
+        ('"1 High Street, London"', "Enter the address as a JSON object."),
+        (
+            '{"name": "Ada", "line1": " ", "city": "London", "postal_code": 1, "country": "GB"}',
+            "These shipping address fields must be non-empty text: line1, postal_code.",
+        ),
+        ("{not json", "Enter a valid JSON."),
+    ],
+)
+def test_shipping_address_must_be_an_object_of_text(staff_client, address, error):
+    order = order_in("pending")
+    was = snapshot(order)
+
+    response = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/", order_form(order, shipping_address=address)
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"shipping_address": [error]}
+    assert snapshot(order) == was
+
+
+def test_shipping_address_correction_is_saved(staff_client):
+    order = order_in("shipped")
+    address = {**order.shipping_address, "line1": "2 Low Road", "line2": "Flat 3"}
+
+    response = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/",
+        order_form(order, shipping_address=json.dumps(address)),
+    )
+
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert (order.shipping_address, order.status, order.version) == (address, "shipped", 2)
+
+
+def test_posted_item_and_total_values_are_ignored(staff_client, immediate_constraints):
+    product = ProductFactory(price=Decimal("10.00"))
+    order = order_in("pending", lines=[(product, 2)])
+    immediate_constraints()
+
+    response = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/",
+        order_form(
+            order,
+            total_amount="1.00",
+            version="99",
+            **{"items-0-quantity": "9", "items-0-unit_price": "0.01", "items-0-DELETE": "on"},
+        ),
+    )
+
+    assert response.status_code == 302
+    assert snapshot(order) == (
+        "pending",
+        shipping_address_for(order.user.username),
+        Decimal("20.00"),
+        1,  # nothing changed: no UPDATE, no version bump
+        [(product.pk, 2, Decimal("10.00"))],
+    )
+
+
+def test_orders_cannot_be_added_or_deleted_in_the_admin(staff_client):
+    order = order_in("pending")
+
+    add = staff_client.get("/admin/shop/order/add/")
+    delete = staff_client.post(f"/admin/shop/order/{order.pk}/delete/", {"post": "yes"})
+
+    assert (add.status_code, delete.status_code) == (403, 403)
+    assert Order.objects.filter(pk=order.pk).exists()
+
+
+def test_order_items_cannot_be_added_changed_or_deleted_in_the_admin(staff_client):
+    OrderFactory(lines=[(ProductFactory(price=Decimal("3.00")), 2)])
+    item = OrderItem.objects.get()
+
+    add = staff_client.get("/admin/shop/orderitem/add/")
+    change = staff_client.post(
+        f"/admin/shop/orderitem/{item.pk}/change/", {"quantity": "9", "unit_price": "0.01"}
+    )
+    delete = staff_client.post(f"/admin/shop/orderitem/{item.pk}/delete/", {"post": "yes"})
+
+    assert (add.status_code, change.status_code, delete.status_code) == (403, 403, 403)
+    assert list(OrderItem.objects.values_list("quantity", "unit_price")) == [(2, Decimal("3.00"))]
+
+
+def test_orders_are_found_by_number_or_customer(staff_client):
+    ada = order_in("pending")
+    ada.user.username, ada.user.email = "ada", "ada@example.com"
+    ada.user.save()
+    other = order_in("pending")
+
+    by_number = staff_client.get("/admin/shop/order/", {"q": f"#{other.pk}"})
+    by_name = staff_client.get("/admin/shop/order/", {"q": "ada"})
+    by_junk = staff_client.get("/admin/shop/order/", {"q": "²"})
+
+    assert list(by_number.context["cl"].result_list) == [other]
+    assert list(by_name.context["cl"].result_list) == [ada]
+    assert list(by_junk.context["cl"].result_list) == []
+
+
+# --------------------------------------------------------------------------- products
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("price", "-1", "Price cannot be negative."),
+        ("stock_quantity", "-1", "Stock cannot be negative."),
+        ("attributes", '["red"]', "Attributes must be a JSON object."),
+    ],
+)
+def test_product_values_refused_by_a_check_constraint_are_form_errors(
+    staff_client, field, value, error
+):
+    product = ProductFactory(price=Decimal("12.50"), stock_quantity=4)
+    was = Product.objects.values().get(pk=product.pk)
+
+    response = staff_client.post(
+        f"/admin/shop/product/{product.pk}/change/", product_form(product, **{field: value})
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"__all__": [error]}
+    assert Product.objects.values().get(pk=product.pk) == was
+
+
+def test_product_edit_is_saved_and_bumps_the_version(staff_client):
+    product = ProductFactory(price=Decimal("12.50"), stock_quantity=4)
+
+    response = staff_client.post(
+        f"/admin/shop/product/{product.pk}/change/",
+        product_form(product, price="0.00", stock_quantity="0"),
+    )
+
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert (product.price, product.stock_quantity, product.version) == (Decimal("0.00"), 0, 2)
+
+
+def test_deactivate_action_deactivates_only_the_selected_products(staff_client):
+    chosen = ProductFactory.create_batch(2, is_active=True)
+    already_off = ProductFactory(is_active=False)
+    untouched = ProductFactory(is_active=True)
+
+    response = staff_client.post(
+        "/admin/shop/product/",
+        {
+            "action": "deactivate",
+            "_selected_action": [p.pk for p in [*chosen, already_off]],
+        },
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert [str(m) for m in response.context["messages"]] == ["Deactivated 2 products."]
+    assert dict(Product.objects.values_list("pk", "is_active")) == {
+        chosen[0].pk: False,
+        chosen[1].pk: False,
+        already_off.pk: False,
+        untouched.pk: True,
+    }
+
+
+def test_product_search_is_full_text(staff_client):
+    desk = ProductFactory(name="Walnut desk", description="Solid oak legs")
+    ProductFactory(name="Desk lamp", description="Brass")
+    ProductFactory(name="Garden chair", description="Teak")
+
+    response = staff_client.get("/admin/shop/product/", {"q": "desks oak"})
+
+    assert list(response.context["cl"].result_list) == [desk]  # stemmed, every word
+
+
+def test_category_autocomplete_for_products(staff_client):
+    books = CategoryFactory(name="Books")
+    CategoryFactory(name="Music")
+
+    response = staff_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "shop", "model_name": "product", "field_name": "category", "term": "boo"},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["results"] == [{"id": str(books.pk), "text": "Books"}]
+
+
+# --------------------------------------------------------------------------- categories
+
+
+def category_form(category: Category, **changes) -> dict:
+    data = {
+        "name": category.name,
+        "slug": category.slug,
+        "parent": category.parent_id or "",
+        "_save": "Save",
+    }
+    data.update(changes)
+    return data
+
+
+def test_category_cannot_be_its_own_parent(staff_client):
+    category = CategoryFactory()
+
+    response = staff_client.post(
+        f"/admin/shop/category/{category.pk}/change/", category_form(category, parent=category.pk)
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "parent": ["A category cannot be placed under itself or one of its subcategories."]
+    }
+    assert Category.objects.get(pk=category.pk).parent_id is None
+
+
+def test_category_cannot_move_under_its_own_descendant(staff_client):
+    top = CategoryFactory()
+    child = CategoryFactory(parent=top)
+    grandchild = CategoryFactory(parent=child)
+
+    response = staff_client.post(
+        f"/admin/shop/category/{top.pk}/change/", category_form(top, parent=grandchild.pk)
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "parent": ["A category cannot be placed under itself or one of its subcategories."]
+    }
+    assert Category.objects.get(pk=top.pk).parent_id is None
+
+
+def test_duplicate_sibling_name_is_a_form_error(staff_client):
+    CategoryFactory(name="Books", slug="books")
+
+    response = staff_client.post(
+        "/admin/shop/category/add/", {"name": "Books", "slug": "books-2", "parent": ""}
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "__all__": ["A category with that name already exists here."]
+    }
+    assert Category.objects.count() == 1
+
+
+def test_category_is_added_under_a_parent(staff_client):
+    books = CategoryFactory(name="Books")
+
+    response = staff_client.post(
+        "/admin/shop/category/add/", {"name": "Poetry", "slug": "poetry", "parent": books.pk}
+    )
+
+    assert response.status_code == 302
+    assert list(Category.objects.filter(parent=books).values_list("name", "slug")) == [
+        ("Poetry", "poetry")
+    ]
+
+
+# --------------------------------------------------------------------------- users
+
+
+def add_user_form(**changes) -> dict:
+    data = {
+        "username": "grace",
+        "email": "grace@Example.COM",
+        "usable_password": "true",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "_save": "Save",
+    }
+    data.update(changes)
+    return data
+
+
+def test_user_is_added_through_the_admin(staff_client):
+    response = staff_client.post("/admin/shop/user/add/", add_user_form())
+
+    user = User.objects.get(username="grace")
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/shop/user/{user.pk}/change/"
+    assert user.email == "grace@example.com"  # domain lower-cased, as create_user does
+    assert user.check_password(PASSWORD) is True
+    assert (user.status, user.is_staff, user.is_superuser, user.is_active) == (
+        "active",
+        False,
+        False,
+        True,
+    )
+
+
+def test_email_differing_only_in_case_is_a_form_error(staff_client):
+    UserFactory(username="grace", email="grace@example.com")
+
+    response = staff_client.post(
+        "/admin/shop/user/add/", add_user_form(username="grace2", email="GRACE@example.com")
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "__all__": ["A user with that email already exists."]
+    }
+    assert User.objects.filter(email__iexact="grace@example.com").count() == 1
+
+
+def test_mismatched_passwords_are_a_form_error(staff_client):
+    response = staff_client.post("/admin/shop/user/add/", add_user_form(password2="other"))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "password2": ["The two password fields didn’t match."]
+    }
+    assert User.objects.filter(username="grace").exists() is False
+
+
+def user_change_form(user: User, **changes) -> dict:
+    data = {
+        "username": user.username,
+        "email": user.email,
+        "status": user.status,
+        "is_active": "on" if user.is_active else "",
+        "is_staff": "on" if user.is_staff else "",
+        "is_superuser": "on" if user.is_superuser else "",
+        "member_of": list(user.groups.values_list("pk", flat=True)),
+        "granted_permissions": list(user.user_permissions.values_list("pk", flat=True)),
+        "profile-TOTAL_FORMS": 1,
+        "profile-INITIAL_FORMS": 0,
+        "profile-MIN_NUM_FORMS": 0,
+        "profile-MAX_NUM_FORMS": 1,
+        "_save": "Save",
+    }
+    data.update(changes)
+    return data
+
+
+def test_user_groups_permissions_and_status_are_changed_through_the_admin(staff_client):
+    user = UserFactory(username="grace")
+    support, sales = Group.objects.create(name="Support"), Group.objects.create(name="Sales")
+    user.groups.set([sales])
+
+    view_orders = Permission.objects.get(codename="view_order")
+
+    response = staff_client.post(
+        f"/admin/shop/user/{user.pk}/change/",
+        user_change_form(
+            user,
+            member_of=[support.pk],
+            granted_permissions=[view_orders.pk],
+            status="suspended",
+            is_staff="on",
+        ),
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert list(user.groups.all()) == [support]
+    assert list(user.user_permissions.all()) == [view_orders]
+    assert (user.status, user.is_staff) == ("suspended", True)
+    assert hasattr(user, "profile") is False  # the blank profile form was left blank
+
+
+def test_user_profile_is_added_on_the_user_page(staff_client):
+    user = UserFactory(username="grace")
+
+    response = staff_client.post(
+        f"/admin/shop/user/{user.pk}/change/",
+        user_change_form(
+            user, **{"profile-0-first_name": "Grace", "profile-0-phone": "+44 20 7946 0000"}
+        ),
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert (user.profile.first_name, user.profile.phone) == ("Grace", "+44 20 7946 0000")
+
+
+def test_bad_phone_on_the_user_page_is_a_form_error(staff_client):
+    user = UserFactory(username="grace")
+
+    response = staff_client.post(
+        f"/admin/shop/user/{user.pk}/change/",
+        user_change_form(user, **{"profile-0-phone": "call me"}),
+    )
+
+    assert response.status_code == 200
+    (profile_forms,) = response.context["inline_admin_formsets"]
+    assert profile_forms.formset.errors == [
+        {"__all__": ["Enter a phone number of digits, spaces, + ( ) and -."]}
+    ]
+    assert hasattr(User.objects.get(pk=user.pk), "profile") is False
+
+
+def test_password_is_set_on_the_password_page_the_hash_field_links_to(staff_client):
+    user = UserFactory(username="grace")
+
+    response = staff_client.post(
+        f"/admin/shop/user/{user.pk}/password/",
+        {"password1": PASSWORD, "password2": PASSWORD, "usable_password": "true"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/shop/user/{user.pk}/change/"
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD) is True
