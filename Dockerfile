@@ -12,15 +12,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # The pinned, hash-checked dependencies first, so a code change does not reinstall them.
-# requirements.lock is complete (`make lock`), hence --no-deps.
-COPY requirements.lock ./
-RUN pip install --require-hashes --no-deps -r requirements.lock
+# requirements-prod.lock is complete (`make lock`): the app without dev tools, hence --no-deps.
+COPY requirements-prod.lock ./
+RUN pip install --require-hashes --no-deps -r requirements-prod.lock
 
 COPY . .
 
 # The admin's static files, into STATIC_ROOT (.data/static). config.settings.prod needs its
 # variables to import; these placeholders serve this one command, which connects to nothing.
-RUN SECRET_KEY=collectstatic-placeholder-never-used-at-runtime \
+RUN SECRET_KEY=collectstatic-build-placeholder-never-used-at-runtime-0123456789abcdef \
     ALLOWED_HOSTS=localhost \
     DATABASE_URL=postgres://collectstatic@127.0.0.1:1/none \
     REDIS_URL=redis://127.0.0.1:1/0 \

@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status manage shell psql bench clean
+.PHONY: run test lint format install lock up down status manage shell psql clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -39,6 +39,9 @@ lock: $(STAMP)
 	$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
 		--no-header --quiet -o requirements.lock
+	# Production (the Docker image): the same pins, without the dev tools.
+	$(VENV)/bin/uv pip compile pyproject.toml --constraint requirements.lock --generate-hashes \
+		--python-version 3.11 --no-header --quiet -o requirements-prod.lock
 
 up: $(STAMP)
 	$(STACK) up

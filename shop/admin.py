@@ -19,7 +19,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import ngettext
 
-from shop.forms import CategoryAdminForm, OrderAdminForm, UserChangeForm, UserCreationForm
+from shop.forms import (
+    CategoryAdminForm,
+    OrderAdminForm,
+    ProductAdminForm,
+    UserChangeForm,
+    UserCreationForm,
+)
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
 
 # Django 6 makes https the scheme assumed for a URL typed without one; have it now.
@@ -147,6 +153,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductAdminForm
     list_display = ("name", "category", "price", "stock_quantity", "is_active", "updated_at")
     list_select_related = ("category",)
     list_filter = ("is_active", "category")

@@ -11,7 +11,7 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.models import Group, Permission
 
-from shop.models import SHIPPING_ADDRESS_KEYS, Category, Order, User
+from shop.models import SHIPPING_ADDRESS_KEYS, Category, Order, Product, User
 
 
 class EmailNormalizingMixin:
@@ -115,6 +115,15 @@ class CategoryAdminForm(forms.ModelForm):
             seen.add(ancestor.pk)
             ancestor = ancestor.parent
         return parent
+
+
+class ProductAdminForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = "__all__"  # noqa: DJ007 -- the admin's fieldsets choose the fields
+        # Django's form IntegerField adds its own min_value check (from the model validator)
+        # with a generic message; say what the CHECK constraint says instead.
+        error_messages = {"stock_quantity": {"min_value": "Stock cannot be negative."}}
 
 
 class OrderAdminForm(forms.ModelForm):

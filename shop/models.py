@@ -18,6 +18,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower, Now
@@ -98,6 +99,7 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
     status = models.CharField(
         max_length=16,
         choices=Status,
+        default=Status.ACTIVE,
         db_default=Status.ACTIVE,
         db_comment="Account state; added by the safe migrations 0002-0006.",
     )
@@ -142,6 +144,10 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.username
+
+    def clean(self):
+        super().clean()
+        self.email = type(self).objects.normalize_email(self.email)
 
 
 class UserGroup(models.Model):
@@ -242,7 +248,37 @@ class Category(Timestamped):
                 violation_error_message="A category cannot be its own parent.",
             ),
         ]
-        triggers = [touch_trigger()]
+        triggers = [
+            touch_trigger(),
+            # The tree stays a tree: a category may not move under one of its own
+            # descendants (A -> B -> A), which the CHECK above cannot see.
+            pgtrigger.Trigger(
+                name="parent_not_a_descendant",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert | pgtrigger.UpdateOf("parent_id"),
+                # Self-parenting is left to the CHECK shop_category_not_own_parent.
+                condition=pgtrigger.Condition(
+                    "NEW.parent_id IS NOT NULL AND NEW.parent_id <> NEW.id"
+                ),
+                func="""
+                IF EXISTS (
+                    WITH RECURSIVE ancestors(id, parent_id) AS (
+                        SELECT id, parent_id FROM shop_category WHERE id = NEW.parent_id
+                        UNION
+                        SELECT c.id, c.parent_id
+                          FROM shop_category c JOIN ancestors a ON c.id = a.parent_id
+                    )
+                    SELECT 1 FROM ancestors WHERE id = NEW.id
+                ) THEN
+                    RAISE EXCEPTION 'category % cannot move under its own descendant %',
+                        NEW.id, NEW.parent_id
+                        USING ERRCODE = 'check_violation',
+                              CONSTRAINT = 'shop_category_parent_not_a_descendant';
+                END IF;
+                RETURN NEW;
+                """,
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -251,8 +287,13 @@ class Category(Timestamped):
 class Product(Timestamped):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="", db_default="")
-    price = models.DecimalField(max_digits=10, decimal_places=2)
-    stock_quantity = models.IntegerField(default=0, db_default=0)
+    # The validators repeat the CHECKs below so forms show the error beside the field.
+    price = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"), "Price cannot be negative.")],
+    )
+    stock_quantity = models.IntegerField(default=0, db_default=0, validators=[MinValueValidator(0)])
     category = models.ForeignKey(
         Category,
         on_delete=models.PROTECT,  # products must be moved before their category is deleted

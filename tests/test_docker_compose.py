@@ -480,7 +480,7 @@ def test_dockerfile():
     instructions = dockerfile_instructions()
     assert instructions[0] == ("FROM", "python:3.11-slim")
     runs = [rest for keyword, rest in instructions if keyword == "RUN"]
-    assert "pip install --require-hashes --no-deps -r requirements.lock" in runs
+    assert "pip install --require-hashes --no-deps -r requirements-prod.lock" in runs
     assert any("manage.py collectstatic --no-input" in run for run in runs)
     users = [rest for keyword, rest in instructions if keyword == "USER"]
     assert users

@@ -40,6 +40,7 @@ class Migration(migrations.Migration):
                             ("suspended", "Suspended"),
                             ("closed", "Closed"),
                         ],
+                        default="active",
                         db_default="active",
                         db_comment="Account state; added by the safe migrations 0002-0006.",
                     ),

@@ -99,7 +99,7 @@ def test_email_uniqueness_is_one_expression_index_not_two():
     ]
 
 
-def test_model_validation_reports_duplicate_email_as_a_field_error():
+def test_model_validation_reports_a_duplicate_email_before_the_database_does():
     UserFactory(username="ada", email="ada@example.com")
     twin = User(username="ada2", email="ADA@example.com", password="!")
 
@@ -611,3 +611,26 @@ def test_item_needs_an_existing_product():
     )
 
     assert OrderItem.objects.count() == 0
+
+
+def test_category_cannot_move_under_its_own_descendant():
+    a = CategoryFactory(name="A")
+    b = CategoryFactory(name="B", parent=a)
+    c = CategoryFactory(name="C", parent=b)
+
+    rejected(
+        lambda: Category.objects.filter(pk=a.pk).update(parent=c),
+        CHECK,
+        constraint="shop_category_parent_not_a_descendant",
+    )
+
+    assert Category.objects.get(pk=a.pk).parent_id is None
+
+
+def test_category_can_move_to_another_branch():
+    a, other = CategoryFactory(name="A"), CategoryFactory(name="Other")
+    b = CategoryFactory(name="B", parent=a)
+
+    Category.objects.filter(pk=b.pk).update(parent=other)
+
+    assert Category.objects.get(pk=b.pk).parent_id == other.pk
