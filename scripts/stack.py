@@ -399,9 +399,14 @@ def cmd_run(stack: Stack) -> int:
             PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
             "--schedule", str(DATA / "celerybeat-schedule"),
         ]  # fmt: skip
+    # Celery's prefork pool forks worker processes after start-up; a psycopg pool (its
+    # connections and background threads) must not cross a fork, so the worker and beat use
+    # plain persistent connections (DB_POOL=false), one per process.
+    pool = {"web": "true", "worker": "false", "beat": "false"}
     children = {
         name: subprocess.Popen(
-            argv, env=child_env(stack.env(), DB_APPLICATION_NAME=f"pgshop-{name}")
+            argv,
+            env=child_env(stack.env(), DB_APPLICATION_NAME=f"pgshop-{name}", DB_POOL=pool[name]),
         )
         for name, argv in processes.items()
     }
