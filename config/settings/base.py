@@ -1,6 +1,7 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 
@@ -116,6 +117,33 @@ CACHES = {
         },
     }
 }
+
+# --------------------------------------------------------------------------- Celery
+
+
+def _redis_db(url: str, offset: int) -> str:
+    """The same Redis server, database number + offset: the broker's keys stay apart."""
+    parts = urlsplit(url)
+    db = int(parts.path.strip("/") or 0) + offset
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, 1))
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="pgshop")
+# A task leaves the queue only once it has run: a worker killed mid-task means the task is
+# delivered again (tasks are idempotent), never lost.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # with acks_late: a busy worker does not hoard tasks
+# Redelivery of an unacknowledged task after this long; longer than any task runs.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True  # effects live in PostgreSQL; no result backend
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+# Periodic jobs: each app adds its entries (audit retention, cache warming, ...).
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

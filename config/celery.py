@@ -1,0 +1,17 @@
+"""The Celery app: Redis as broker, tasks discovered in each app's tasks.py.
+
+Conventions every task here follows (see shop/tasks.py and audit/tasks.py): it takes ids, not
+objects; it is idempotent, because acks_late means a task whose worker died is delivered
+again; it retries a bounded number of times with backoff; and it is enqueued only from
+transaction.on_commit, so a worker never looks for a row that is not committed yet.
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+
+app = Celery("pgshop")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
