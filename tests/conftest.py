@@ -15,3 +15,17 @@ def immediate_constraints():
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with no cached values and a closed breaker (keys of this run only)."""
+    from django.core.cache import cache
+
+    from shop.cache import breaker
+
+    cache.delete_pattern("*")
+    breaker.reset()
+    yield
+    cache.delete_pattern("*")
+    breaker.reset()

