@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status manage shell psql clean
+.PHONY: run test lint format install lock up down status manage shell psql backup restore clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -61,6 +61,15 @@ shell: $(STAMP)
 
 psql: $(STAMP)
 	$(STACK) exec -- $(PY) manage.py dbshell
+
+# make backup                                  -> backups/shop-<UTC time>/
+# make restore BACKUP=backups/shop-... TARGET=shop_restored
+backup: $(STAMP)
+	$(STACK) exec -- $(PY) scripts/backup.py backup --out backups
+
+restore: $(STAMP)
+	@test -n "$(BACKUP)" -a -n "$(TARGET)" || { echo "usage: make restore BACKUP=dir TARGET=new_db"; exit 2; }
+	$(STACK) exec -- $(PY) scripts/backup.py restore "$(BACKUP)" --target "$(TARGET)"
 
 clean: down
 	rm -rf $(VENV)

