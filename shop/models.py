@@ -134,6 +134,7 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
                 name="shop_user_email_ci_uniq",
                 violation_error_message="A user with that email already exists.",
             ),
+            # The account states the application knows; anything else is a bug.
             models.CheckConstraint(
                 condition=Q(status__in=["active", "suspended", "closed"]),
                 name="shop_user_status_valid",
@@ -159,6 +160,7 @@ class UserGroup(models.Model):
     class Meta:
         db_table = "shop_user_groups"
         constraints = [
+            # A user is in a group once; also the index behind user_id.
             models.UniqueConstraint(fields=["user", "group"], name="shop_user_groups_uniq")
         ]
 
@@ -177,6 +179,7 @@ class UserPermission(models.Model):
     class Meta:
         db_table = "shop_user_user_permissions"
         constraints = [
+            # A permission is granted once; also the index behind user_id.
             models.UniqueConstraint(
                 fields=["user", "permission"], name="shop_user_permissions_uniq"
             )
@@ -242,6 +245,7 @@ class Category(Timestamped):
                 nulls_distinct=False,
                 violation_error_message="A category with that name already exists here.",
             ),
+            # The one-step cycle; longer cycles are refused by the trigger below.
             models.CheckConstraint(
                 condition=~Q(parent=F("id")),
                 name="shop_category_not_own_parent",
@@ -317,11 +321,13 @@ class Product(Timestamped):
     class Meta:
         db_table_comment = "What the shop sells. Inactive products are hidden from shoppers."
         constraints = [
+            # Free is allowed, a negative price is not.
             models.CheckConstraint(
                 condition=Q(price__gte=0),
                 name="shop_product_price_non_negative",
                 violation_error_message="Price cannot be negative.",
             ),
+            # Checkout can never oversell: a decrement below zero fails.
             models.CheckConstraint(
                 condition=Q(stock_quantity__gte=0),
                 name="shop_product_stock_non_negative",
@@ -401,6 +407,7 @@ class Order(Timestamped):
     class Meta:
         db_table_comment = "A shopper's order. Its items are in shop_orderitem."
         constraints = [
+            # The five workflow states; moves between them are checked by trigger.
             models.CheckConstraint(
                 condition=Q(
                     status__in=["pending", "processing", "shipped", "delivered", "cancelled"]
@@ -408,6 +415,7 @@ class Order(Timestamped):
                 name="shop_order_status_valid",
                 violation_error_message="Unknown order status.",
             ),
+            # A total below zero would be a refund, which is not an order.
             models.CheckConstraint(
                 condition=Q(total_amount__gte=0),
                 name="shop_order_total_non_negative",
@@ -509,11 +517,13 @@ class OrderItem(models.Model):
                 name="shop_orderitem_order_product_uniq",
                 violation_error_message="This product is already a line of the order.",
             ),
+            # A line of zero or fewer items is not a line.
             models.CheckConstraint(
                 condition=Q(quantity__gt=0),
                 name="shop_orderitem_quantity_positive",
                 violation_error_message="Quantity must be at least 1.",
             ),
+            # Copied from the product's price, which is never negative.
             models.CheckConstraint(
                 condition=Q(unit_price__gte=0),
                 name="shop_orderitem_unit_price_non_negative",
