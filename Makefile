@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status manage shell psql clean
+.PHONY: run test lint format install lock up down status manage shell psql docs clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -61,6 +61,10 @@ shell: $(STAMP)
 
 psql: $(STAMP)
 	$(STACK) exec -- $(PY) manage.py dbshell
+
+# docs/erd.md, docs/schema.md and docs/schema.sql from the migrated database (config/docs.py).
+docs: $(STAMP)
+	$(STACK) exec -- sh -c '$(PY) manage.py migrate --no-input && $(PY) manage.py gendocs'
 
 clean: down
 	rm -rf $(VENV)

@@ -159,6 +159,7 @@ class UserGroup(models.Model):
     class Meta:
         db_table = "shop_user_groups"
         constraints = [
+            # A user is in a group once; also the index behind user_id (a user's groups).
             models.UniqueConstraint(fields=["user", "group"], name="shop_user_groups_uniq")
         ]
 
@@ -177,6 +178,7 @@ class UserPermission(models.Model):
     class Meta:
         db_table = "shop_user_user_permissions"
         constraints = [
+            # A user holds a permission once; also the index behind user_id (a user's permissions).
             models.UniqueConstraint(
                 fields=["user", "permission"], name="shop_user_permissions_uniq"
             )
