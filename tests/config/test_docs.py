@@ -1,8 +1,8 @@
 """The generated reference in docs/ matches the database the migrations build, and the code.
 
-erd.md and schema.md come from pg_catalog through functions whose output is the same on
-PostgreSQL 15 and 18, sorted, and from the models' source: they are compared byte for byte on
-every server the suite runs against (18 embedded, 15 in CI).
+erd.md, schema.md and the index table in indexing.md come from pg_catalog through functions
+whose output is the same on PostgreSQL 15 and 18, sorted, and from the models' source: they are
+compared byte for byte on every server the suite runs against (18 embedded, 15 in CI).
 
 schema.sql is pg_dump output, and pg_dump writes different DDL for different server versions
 (PostgreSQL 18 adds, among others, NOT NULL constraints of its own). Keeping one copy per
@@ -10,11 +10,12 @@ version would double what a reader has to trust, so the committed file is the on
 version `make run` uses, and its header records that major version. Then:
 
 - on that version, the regenerated dump must equal the committed one, text for text;
-- on every version, the committed DDL is applied to an empty scratch database and erd.md and
-  schema.md are read back from it: they must equal the committed ones. So on PostgreSQL 15 the
-  committed DDL is still proven to parse and to build exactly the schema the migrations build;
-- on another version, this server's own dump must round-trip the same way (applied to a
-  scratch database, it gives the committed erd.md and schema.md), so nothing is left unchecked.
+- on every version, the committed DDL is applied to an empty scratch database, and so is the
+  dump of the test database this server's migrations built; the catalog-derived documents read
+  back from the two must be equal. So on PostgreSQL 15 the committed DDL is still proven to
+  parse and to build exactly the schema the migrations build. (Both sides go through one
+  dump-and-apply round because a dump does not keep an expression's parse tree: a CHECK
+  written as `status IN (...)` comes back as an equal but differently spelled ANY(ARRAY[...]).)
 """
 
 import contextlib
@@ -59,7 +60,7 @@ def scratch_database():
 
 
 def docs_built_by(ddl: str) -> dict[str, str]:
-    """erd.md and schema.md read from a scratch database the DDL was applied to."""
+    """The catalog-derived documents read from a scratch database the DDL was applied to."""
     with scratch_database() as scratch:
         scratch.execute(ddl)
         with scratch.cursor() as cursor:
