@@ -19,10 +19,12 @@ version `make run` uses, and its header records that major version. Then:
 """
 
 import contextlib
+import io
 import re
 
 import psycopg
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from config import docs
@@ -192,3 +194,24 @@ def test_erd_draws_every_foreign_key_with_its_cardinality():
         )
         (foreign_keys,) = cursor.fetchone()
     assert erd.count(' : "') == foreign_keys
+
+
+def test_gendocs_writes_the_four_documents(tmp_path):
+    out = io.StringIO()
+
+    call_command("gendocs", output=tmp_path, stdout=out)
+
+    names = ["erd.md", "schema.md", "indexing.md", "schema.sql"]
+    assert out.getvalue() == "".join(f"wrote {tmp_path / name}\n" for name in names)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    assert (tmp_path / "erd.md").read_text() == committed("erd.md")
+
+
+def test_gendocs_refuses_a_missing_directory_in_one_line(tmp_path):
+    missing = tmp_path / "nowhere"
+
+    with pytest.raises(CommandError) as error:
+        call_command("gendocs", output=missing)
+
+    assert str(error.value) == f"{missing} is not a directory"
+    assert not missing.exists()
