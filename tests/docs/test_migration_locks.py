@@ -24,6 +24,12 @@ LOCKS = [
         "CHECK (status IS NOT NULL) NOT VALID",
         {"AccessExclusiveLock"},
     ),
+    # The foreign-key form of NOT VALID: SHARE ROW EXCLUSIVE (on both tables).
+    (
+        "ALTER TABLE shop_user ADD CONSTRAINT shop_user_probe_fk FOREIGN KEY (id) "
+        "REFERENCES shop_userprofile (user_id) NOT VALID",
+        {"AccessShareLock", "ShareRowExclusiveLock"},
+    ),
     # 0005: VALIDATE scans, but reads and writes go on.
     (
         "ALTER TABLE shop_user VALIDATE CONSTRAINT shop_user_status_valid",
