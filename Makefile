@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status manage shell psql backup restore clean
+.PHONY: run test lint format install lock up down status manage shell psql docs backup restore clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -70,6 +70,10 @@ backup: $(STAMP)
 restore: $(STAMP)
 	@test -n "$(BACKUP)" -a -n "$(TARGET)" || { echo "usage: make restore BACKUP=dir TARGET=new_db"; exit 2; }
 	$(STACK) exec -- $(PY) scripts/backup.py restore "$(BACKUP)" --target "$(TARGET)"
+
+# docs/erd.md, docs/schema.md and docs/schema.sql from the migrated database (config/docs.py).
+docs: $(STAMP)
+	$(STACK) exec -- sh -c '$(PY) manage.py migrate --no-input && $(PY) manage.py gendocs'
 
 clean: down
 	rm -rf $(VENV)

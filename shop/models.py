@@ -160,7 +160,7 @@ class UserGroup(models.Model):
     class Meta:
         db_table = "shop_user_groups"
         constraints = [
-            # A user is in a group once; also the index behind user_id.
+            # A user is in a group once; also the index behind user_id (a user's groups).
             models.UniqueConstraint(fields=["user", "group"], name="shop_user_groups_uniq")
         ]
 
@@ -179,7 +179,7 @@ class UserPermission(models.Model):
     class Meta:
         db_table = "shop_user_user_permissions"
         constraints = [
-            # A permission is granted once; also the index behind user_id.
+            # A user holds a permission once; also the index behind user_id (a user's permissions).
             models.UniqueConstraint(
                 fields=["user", "permission"], name="shop_user_permissions_uniq"
             )

@@ -1,0 +1,169 @@
+"""Every fenced code block in the written docs is run by a test or copied from the code.
+
+A block's info string says which (GitHub renders the first word as the language and ignores
+the rest):
+
+    ```sql                   run against the test database, inside a transaction rolled back
+    ```sql autocommit        run statement by statement outside a transaction (VACUUM,
+                             REINDEX CONCURRENTLY); the schema must be unchanged afterwards
+    ```python path/to/file   copied verbatim from that file (up to a constant indent)
+    ```python example NAME   run by the checker EXAMPLES[NAME] below
+
+Any other block fails the suite. The generated erd.md and schema.md have no samples
+(tests/config/test_docs.py checks them).
+"""
+
+import re
+import textwrap
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection, transaction
+
+from config import docs
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(settings.BASE_DIR)
+GENERATED = {"erd.md", "schema.md"}
+BLOCK = re.compile(r"^```(\S*)[ \t]*([^\n]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def blocks(mode: str | None = None) -> list[tuple[str, str, str, str]]:
+    """(document, language, the rest of the info string, code) of every block in docs/*.md."""
+    found = []
+    for path in sorted(docs.DOCS_DIR.glob("*.md")):
+        if path.name in GENERATED:
+            continue
+        for match in BLOCK.finditer(path.read_text()):
+            found.append((path.name, *match.groups()))
+    return [b for b in found if mode is None or classify(b) == mode]
+
+
+def classify(block) -> str:
+    _, language, rest, _ = block
+    if language == "sql" and rest == "":
+        return "rolled-back"
+    if language == "sql" and rest == "autocommit":
+        return "autocommit"
+    if language == "python" and rest.startswith("example "):
+        return "example"
+    if rest and (ROOT / rest).is_file():
+        return "verbatim"
+    return "unchecked"
+
+
+def label(block) -> str:
+    return f"{block[0]}: ```{block[1]} {block[2]} {block[3][:60]!r}"
+
+
+def test_every_code_block_is_checked():
+    found = blocks()
+
+    assert [label(b) for b in found if classify(b) == "unchecked"] == []
+    assert {classify(b) for b in found} == {"rolled-back", "autocommit", "verbatim", "example"}
+
+
+def in_file(snippet: str, text: str) -> bool:
+    """The snippet's lines appear consecutively in text, all shifted by the same indent."""
+    want = textwrap.dedent(snippet).rstrip("\n").splitlines()
+    lines = text.splitlines()
+    for start in range(len(lines) - len(want) + 1):
+        first = lines[start]
+        indent = first[: len(first) - len(first.lstrip())]
+        window = lines[start : start + len(want)]
+        if all(
+            (got == indent + line) or (line == "" and got.strip() == "")
+            for got, line in zip(window, want, strict=True)
+        ):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("block", blocks("verbatim"), ids=label)
+def test_copied_code_is_verbatim_from_its_file(block):
+    _, _, path, code = block
+
+    assert in_file(code, (ROOT / path).read_text()), f"not found verbatim in {path}"
+
+
+def test_the_verbatim_check_notices_an_edited_copy():
+    text = "class A:\n    x = 1\n    y = 2\n"
+
+    assert in_file("x = 1\ny = 2\n", text)
+    assert not in_file("x = 1\ny = 3\n", text)
+    assert not in_file("x = 1\n  y = 2\n", text)
+
+
+@pytest.mark.parametrize("block", blocks("rolled-back"), ids=label)
+def test_sql_sample_runs_against_the_schema(block):
+    # Django's ClientCursor sends a statement without parameters as it is: a block may hold
+    # several statements. The test's transaction is rolled back afterwards.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(block[3])
+
+
+def statements(sql: str) -> list[str]:
+    return [s.strip() for s in re.split(r";\s*$", sql, flags=re.MULTILINE) if s.strip()]
+
+
+@pytest.mark.parametrize("block", blocks("autocommit"), ids=label)
+def test_maintenance_sample_runs_outside_a_transaction_and_changes_no_schema(block):
+    params = connection.settings_dict
+    with connection.cursor() as cursor:
+        before = docs.catalog_docs(cursor)
+
+    with psycopg.connect(
+        host=params["HOST"],
+        port=params["PORT"] or 5432,
+        user=params["USER"],
+        password=params["PASSWORD"] or None,
+        dbname=params["NAME"],
+        autocommit=True,
+    ) as conn:
+        for statement in statements(block[3]):
+            conn.execute(statement)
+
+    with connection.cursor() as cursor:
+        assert docs.catalog_docs(cursor) == before
+
+
+# --------------------------------------------------------------------------- examples
+
+
+def example(name: str) -> dict:
+    """Run the `python example NAME` block and return the names it defined."""
+    (block,) = [b for b in blocks("example") if b[2] == f"example {name}"]
+    namespace: dict = {}
+    exec(compile(block[3], f"docs/{block[0]}:{name}", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def check_read_replica_router():
+    ns = example("read_replica_router")
+    router = ns["PrimaryReplicaRouter"]()
+
+    with ns["request_scope"]():
+        assert router.db_for_read(object) == "replica"  # reads go to the replica...
+        assert router.db_for_write(object) == "default"
+        assert router.db_for_read(object) == "default"  # ...until this request has written
+    with ns["request_scope"]():
+        assert router.db_for_read(object) == "replica"  # the next request starts over
+    assert router.allow_migrate("replica", "shop") is False
+    assert router.allow_migrate("default", "shop") is True
+
+
+EXAMPLES = {"read_replica_router": check_read_replica_router}
+
+
+def test_every_example_has_a_checker():
+    names = sorted(b[2].removeprefix("example ") for b in blocks("example"))
+
+    assert names == sorted(EXAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_behaves_as_the_doc_says(name):
+    EXAMPLES[name]()
