@@ -115,8 +115,8 @@ def product_list(
     if ordering == "relevance" and not q:
         raise ShopError(
             ErrorCode.INVALID,
-            "Ordering by relevance needs a search (q).",
-            fields={"ordering": ["Ordering by relevance needs a search (q)."]},
+            "ordering: relevance needs a search (q).",
+            fields={"ordering": ["relevance needs a search (q)."]},
         )
     return queryset.order_by(*PRODUCT_ORDERINGS[ordering])
 

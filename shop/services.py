@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import ParamSpec, TypeVar
 
 from django.contrib.auth import authenticate, password_validation
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.db.models.functions import Now
@@ -81,10 +81,10 @@ def _check_if_match(etag: str, if_match: Collection[str] | None) -> None:
         )
 
 
-def _validation_error(error: ValidationError) -> ShopError:
-    fields = (
-        error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
-    )
+def _validation_error(error: ValidationError, *, all_to: str = "non_field_errors") -> ShopError:
+    """Django's ValidationError as ShopError(INVALID); errors of no field go under all_to."""
+    raw = error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}
+    fields = {all_to if name == NON_FIELD_ERRORS else name: msgs for name, msgs in raw.items()}
     first = next(iter(fields.values()))[0]
     return ShopError(ErrorCode.INVALID, first, fields=fields)
 
@@ -179,10 +179,11 @@ def profile_update(*, user: User, if_match: Collection[str] | None, **changes: s
         for name, value in changes.items():
             setattr(profile, name, value)
         try:
-            # Runs shop_userprofile_phone_format's CHECK in Python first: a field error.
+            # Runs the model's CHECKs before the UPDATE. The only one, shop_userprofile_
+            # phone_format, names no field to Django, so its message is put under "phone".
             profile.full_clean(exclude=["user"], validate_unique=False)
         except ValidationError as error:
-            raise _validation_error(error) from None
+            raise _validation_error(error, all_to="phone") from None
         profile.save(update_fields=list(changes))
     return profile
 
