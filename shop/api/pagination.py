@@ -63,7 +63,7 @@ def _decode_value(tagged):
     raise ValueError("bad cursor value")
 
 
-def _beyond(fields: list[str], values: list, op: str) -> Q:
+def seek_filter(fields: list[str], values: list, op: str) -> Q:
     """(f1, f2, ...) > (v1, v2, ...) for op "gt" ("lt" for descending), as
     f1 >= v1 AND (f1 > v1 OR (f2, ...) > (v2, ...)): the redundant f1 >= v1 is what lets the
     planner start the index scan at v1 instead of filtering from the first row."""
@@ -71,7 +71,7 @@ def _beyond(fields: list[str], values: list, op: str) -> Q:
     if len(fields) == 1:
         return Q(**{f"{field}__{op}": value})
     return Q(**{f"{field}__{op}e": value}) & (
-        Q(**{f"{field}__{op}": value}) | _beyond(fields[1:], values[1:], op)
+        Q(**{f"{field}__{op}": value}) | seek_filter(fields[1:], values[1:], op)
     )
 
 
@@ -137,7 +137,7 @@ class KeysetPagination(BasePagination):
         if cursor is not None:
             values, reverse = cursor
             op = "lt" if ordering[0].startswith("-") != reverse else "gt"
-            queryset = queryset.filter(_beyond(fields, values, op))
+            queryset = queryset.filter(seek_filter(fields, values, op))
             if reverse:
                 queryset = queryset.reverse()
         rows = list(queryset[: size + 1])
