@@ -40,7 +40,7 @@ def post(url: str, body: dict, token: str, key: str | None = None) -> tuple[int,
     headers = {"Content-Type": "application/json", "Authorization": f"Token {token}"}
     if key is not None:
         headers["Idempotency-Key"] = key
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 (the live server's http URL)
         url, data=json.dumps(body).encode(), headers=headers, method="POST"
     )
     try:
@@ -122,12 +122,20 @@ def test_random_baskets_conserve_stock_exactly(live_server):
         for key in keys
     ]
 
+    demand = Counter()
+    for body, _, _ in requests:
+        demand.update({line["product"]: line["quantity"] for line in body["items"]})
+    assert min(demand.values()) > 10
+
     answers = fire(f"{live_server.url}/api/v1/orders/", requests)
 
     statuses = Counter(status for status, _, _ in answers)
     assert set(statuses) <= {201, 409}  # no 500, no deadlock or serialization error
     assert statuses[201] == Order.objects.count()
-    assert statuses[201] > 0 and statuses[409] > 0  # there was a race to lose
+    # Certain whatever the interleaving: the first basket to lock its rows finds all it
+    # needs (3 at most of 10), and every product is asked for more than it has.
+    assert statuses[201] >= 1
+    assert statuses[409] >= 1
     for product in Product.objects.filter(pk__in=initial):
         assert product.stock_quantity >= 0
         assert ordered(product) + product.stock_quantity == initial[product.pk]
