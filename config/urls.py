@@ -15,5 +15,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
-# A URL under /api/ that matches nothing gets the API's JSON error body, not an HTML page.
+# Under /api/, Django's own 404 (no URL matched) and 400 (e.g. a body over
+# DATA_UPLOAD_MAX_MEMORY_SIZE) answer in the API's JSON error shape, not as HTML pages.
 handler404 = "shop.api.exceptions.page_not_found"
+handler400 = "shop.api.exceptions.bad_request"

@@ -8,6 +8,7 @@ is not about a field). Anything that is not a known error stays a 500 and is log
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found as django_page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -92,3 +93,11 @@ def page_not_found(request, exception=None):
             error_body("not_found", f"No API endpoint at {request.path}."), status=404
         )
     return django_page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """Django's own 400s (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad Host header...),
+    in the API's error shape under /api/."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("bad_request", "The request could not be read."), status=400)
+    return django_bad_request(request, exception)

@@ -10,7 +10,7 @@ import pytest
 
 from shop.factories import CategoryFactory, ProductFactory
 
-from .conftest import error
+from .conftest import error, row_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -347,6 +347,25 @@ def test_unknown_api_urls_get_the_json_error_shape(anon):
     body = error(anon.get("/api/v1/nothing-here/"), 404, "not_found")
 
     assert body["message"] == "No API endpoint at /api/v1/nothing-here/."
+
+
+def test_an_oversized_body_is_a_json_400_and_nothing_is_written(api):
+    before = row_counts()
+    huge = '{"items": [], "padding": "' + "x" * 3_000_000 + '"}'
+
+    body = error(
+        api.post("/api/v1/orders/", huge, content_type="application/json"), 400, "bad_request"
+    )
+
+    assert body["message"] == "The request could not be read."
+    assert row_counts() == before
+
+
+def test_options_describes_an_endpoint(api):
+    response = api.options("/api/v1/orders/")
+
+    assert response.status_code == 200
+    assert response.json()["name"] == "Order List Create"
 
 
 def test_writes_to_the_catalogue_are_405(anon, api):
