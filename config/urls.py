@@ -1,9 +1,21 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("shop.api.urls")),
+    # The OpenAPI 3 schema, and Swagger UI for it, whose JS/CSS come from our own static
+    # files (drf-spectacular-sidecar): nothing is loaded from a CDN. (No Redoc: its page
+    # template pulls web fonts from Google.)
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
+
+# Under /api/, Django's own 404 (no URL matched) and 400 (e.g. a body over
+# DATA_UPLOAD_MAX_MEMORY_SIZE) answer in the API's JSON error shape, not as HTML pages.
+handler404 = "shop.api.exceptions.page_not_found"
+handler400 = "shop.api.exceptions.bad_request"

@@ -415,6 +415,8 @@ def cmd_run(stack: Stack) -> int:
     print(
         "\n"
         f"  Admin           {base}/admin/\n"
+        f"  API             {base}/api/v1/\n"
+        f"  API docs        {base}/api/docs/\n"
         f"  Health check    {base}/healthz\n"
         f"  Demo staff login: admin / {password}\n"
         f"  PostgreSQL      {stack.env()['DATABASE_URL']}\n"

@@ -344,9 +344,18 @@ class Product(Timestamped):
             # Browse a category by price; also the index behind category_id (FK lookups and
             # the PROTECT check when a category is deleted).
             models.Index(fields=["category", "price"], name="shop_product_cat_price_idx"),
-            # Whole-catalogue browsing by price, active products only (what shoppers see).
+            # Whole-catalogue browsing by price, active products only (what shoppers see); id
+            # breaks ties so the API's keyset pages on (price, id) read it in order, no sort.
             models.Index(
-                fields=["price"], name="shop_product_active_price_idx", condition=Q(is_active=True)
+                fields=["price", "id"],
+                name="shop_product_act_price_id_idx",
+                condition=Q(is_active=True),
+            ),
+            # The catalogue's default order, newest first: keyset pages on (created_at, id).
+            models.Index(
+                fields=["-created_at", "-id"],
+                name="shop_product_active_newest_idx",
+                condition=Q(is_active=True),
             ),
             # Full-text search: `search_vector @@ websearch_to_tsquery('english', ...)`.
             GinIndex(fields=["search_vector"], name="shop_product_search_gin"),
@@ -548,3 +557,47 @@ class OrderItem(models.Model):
 
     def __str__(self):
         return f"{self.quantity} x {self.product_id}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key for order creation: the same key replays the same order.
+
+    The row is claimed (INSERT ... ON CONFLICT DO NOTHING) in the same transaction that
+    creates the order, so two racing requests with one key serialise on the unique index and
+    the loser replays the winner's order; a failed request rolls its claim back with it.
+    """
+
+    user = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,  # keys mean nothing without their user
+        related_name="+",
+        db_index=False,  # shop_idempotencykey_user_key_uniq leads with user_id
+    )
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(
+        max_length=64,
+        db_comment="sha256 of the canonical request body: same key + other body is refused.",
+    )
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.CASCADE,  # the key only exists to find this order again
+        null=True,
+        related_name="+",
+        db_comment="Set in the transaction that claims the key; NULL is never committed.",
+    )  # indexed (Django's default): the FK check when an order is deleted
+    created_at = models.DateTimeField(
+        db_default=Now(), editable=False, db_comment="For expiring old keys."
+    )
+
+    class Meta:
+        db_table_comment = "Idempotency-Key header of order creation, one row per (user, key)."
+        constraints = [
+            # Keys are per user (one client cannot replay another's); the unique index is
+            # what makes racing requests with the same key wait for each other.
+            models.UniqueConstraint(
+                fields=["user", "key"], name="shop_idempotencykey_user_key_uniq"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user_id}:{self.key}"

@@ -1,5 +1,11 @@
 import pytest
+from django.core.servers.basehttp import WSGIServer
 from django.db import connection
+
+# pytest-django's live_server is Django's threaded development server, which listens with a
+# backlog of 10: the 11th connection arriving at once is reset by the kernel before a thread
+# can accept it. The concurrency tests open 20-40 at once (gunicorn's backlog is 2048).
+WSGIServer.request_queue_size = 128
 
 
 @pytest.fixture

@@ -26,6 +26,11 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "pghistory.admin",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files, no CDN
     "shop",
     "audit",
     "dbhealth",
@@ -161,6 +166,50 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --------------------------------------------------------------------------- REST API
+# The shoppers' API under /api/v1/ (shop/api/). JSON in and out only; every 4xx has one
+# body shape, {"code", "message", "fields"}, made by shop.api.exceptions.exception_handler.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "shop.api.authentication.TokenAuthentication",  # Authorization: Token <key>
+        "shop.api.authentication.SessionAuthentication",  # browsers; enforces CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["shop.api.filters.StrictFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "shop.api.pagination.KeysetPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "shop.api.exceptions.exception_handler",
+    # Counters live in the default cache (Redis), shared by every web process.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "shop.api.throttles.AnonThrottle",
+        "shop.api.throttles.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("THROTTLE_ANON", default="120/min"),  # per client IP
+        "user": env("THROTTLE_USER", default="600/min"),  # per account
+        "login": env("THROTTLE_LOGIN", default="5/min"),  # login and register, per client IP
+    },
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),  # proxies whose X-Forwarded-For to trust
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "pgshop API",
+    "DESCRIPTION": "The shoppers' REST API: accounts, catalogue, orders. Every 4xx answer is "
+    '`{"code": ..., "message": ..., "fields": {...}}`.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "shop.models.Order.Status",
+        "TransitionStatusEnum": ["processing", "shipped", "delivered", "cancelled"],
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

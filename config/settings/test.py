@@ -6,6 +6,12 @@ os.environ.setdefault("SECRET_KEY", "django-insecure-test-only-key")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"pgshop-test-{os.getpid()}")
 os.environ.setdefault("DB_APPLICATION_NAME", "pgshop-test")
+# The live-server concurrency tests (tests/shop/api/test_concurrency.py) run up to 30
+# requests at once in this one process, and every request thread takes its connection from
+# this process's pool. With production's 4 they would queue for a connection in Python and
+# reach PostgreSQL four at a time; 16 lets them contend for row locks in the database,
+# which is what those tests are about. (The embedded server allows 100 connections.)
+os.environ.setdefault("DB_POOL_MAX", "16")
 
 from .base import *  # noqa: E402, F403
 from .base import DATABASES

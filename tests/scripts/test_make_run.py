@@ -4,6 +4,7 @@ Runs scripts/stack.py run (what `make run` runs) in a temporary data folder on f
 with DATABASE_URL and REDIS_URL unset, exactly as on a fresh clone.
 """
 
+import json
 import os
 import re
 import signal
@@ -80,6 +81,10 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
 
     run = Run(data, ports)
     health = run.wait_healthy()
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{ports['web']}/api/v1/products/?page_size=5"
+    ) as response:
+        products_page_size = len(json.loads(response.read())["results"])
     output = run.output()
     code = run.interrupt()
 
@@ -90,6 +95,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     password = (data / "demo-password").read_text().strip()
     assert f"Demo staff login: admin / {password}" in output
     assert f"Admin           http://127.0.0.1:{ports['web']}/admin/" in output
+    assert f"API             http://127.0.0.1:{ports['web']}/api/v1/" in output
+    assert f"API docs        http://127.0.0.1:{ports['web']}/api/docs/" in output
+    assert products_page_size == 5  # the API answers, over the seeded catalogue
     assert "Seeded 200 users, 24 categories, 500 products, 2000 orders." in output
     assert code == 0  # a clean stop, not an error
     assert [listening(port) for port in ports.values()] == [False, False, False]

@@ -4,6 +4,8 @@ import pytest
 from django.db import connection
 
 from dbhealth.indexes import redundant_indexes
+from shop import selectors
+from shop.api.pagination import seek_filter
 from shop.factories import CategoryFactory, OrderFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +131,62 @@ def test_login_by_email_uses_the_lower_email_index():
     plan = explain("SELECT id FROM shop_user WHERE lower(email) = lower(%s)", ["Ada@Example.com"])
 
     assert "shop_user_email_ci_uniq" in plan
+
+
+# --------------------------------------------------------------------------- the API's pages
+
+
+def plan_of(queryset) -> str:
+    """The plan of a selector's queryset as the API runs it (LIMIT page size + 1)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+    return queryset[:21].explain(costs=False)
+
+
+def test_newest_products_page_reads_the_newest_index_in_order():
+    product = ProductFactory()
+
+    first = plan_of(selectors.product_list())
+    later = plan_of(
+        selectors.product_list().filter(
+            seek_filter(["created_at", "id"], [product.created_at, product.pk], "lt")
+        )
+    )
+
+    for plan in (first, later):
+        assert "shop_product_active_newest_idx" in plan
+        assert "Sort" not in plan
+    assert "Index Cond: (created_at <= " in later  # the seek starts the scan at the cursor
+
+
+@pytest.mark.parametrize(("ordering", "op"), [("price", "gt"), ("-price", "lt")])
+def test_price_pages_read_the_price_id_index_either_way(ordering, op):
+    product = ProductFactory()
+
+    plan = plan_of(
+        selectors.product_list(ordering=ordering).filter(
+            seek_filter(["price", "id"], [product.price, product.pk], op)
+        )
+    )
+
+    assert "shop_product_act_price_id_idx" in plan
+    assert "Sort" not in plan
+    assert f"Index Cond: (price {'>=' if op == 'gt' else '<='} " in plan
+
+
+def test_my_orders_page_reads_the_user_created_index():
+    order = OrderFactory()
+
+    plan = plan_of(
+        selectors.order_list_for_user(user_id=order.user_id).filter(
+            seek_filter(["created_at", "id"], [order.created_at, order.pk], "lt")
+        )
+    )
+
+    assert "shop_order_user_created_idx" in plan
+    # The index gives created_at order; only rows sharing a created_at (one transaction's
+    # orders) are sorted by id, in groups: an incremental sort, never a full one.
+    assert "Incremental Sort" in plan
+    assert "Presorted Key: created_at" in plan
+    assert "Index Cond: ((user_id = " in plan

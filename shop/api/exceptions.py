@@ -1,0 +1,103 @@
+"""One error body for every 4xx the API gives: {"code": ..., "message": ..., "fields": {...}}.
+
+`code` is a stable string to branch on (ErrorCode values, or DRF's own codes such as
+not_authenticated, permission_denied, not_found, throttled, parse_error); `message` is one
+sentence for people; `fields` maps an input field to its messages (empty when the error
+is not about a field). Anything that is not a known error stays a 500 and is logged.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from django.views.defaults import bad_request as django_bad_request
+from django.views.defaults import page_not_found as django_page_not_found
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from shop.errors import ErrorCode, ShopError
+
+STATUS_FOR_CODE = {
+    ErrorCode.INVALID: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.PRODUCT_UNAVAILABLE: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.INVALID_CREDENTIALS: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorCode.OUT_OF_STOCK: status.HTTP_409_CONFLICT,
+    ErrorCode.ILLEGAL_TRANSITION: status.HTTP_409_CONFLICT,
+    ErrorCode.ORDER_NOT_CANCELLABLE: status.HTTP_409_CONFLICT,
+    ErrorCode.ORDER_NOT_EDITABLE: status.HTTP_409_CONFLICT,
+    ErrorCode.ACCOUNT_UNAVAILABLE: status.HTTP_409_CONFLICT,
+    ErrorCode.PRECONDITION_FAILED: status.HTTP_412_PRECONDITION_FAILED,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    ErrorCode.PRECONDITION_REQUIRED: status.HTTP_428_PRECONDITION_REQUIRED,
+    ErrorCode.BUSY: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"code": str(code), "message": message, "fields": fields or {}}
+
+
+def _first_message(detail, path: tuple[str, ...] = ()) -> str | None:
+    """The first message of a (nested) validation error, prefixed with where it is:
+    "items.1.quantity: Ensure this value is less than or equal to 1000." """
+    if isinstance(detail, dict):
+        entries = [((*path, str(key)), value) for key, value in detail.items()]
+    elif isinstance(detail, list):
+        # A list of objects (one per input line) adds the line's index to the path.
+        entries = [
+            ((*path, str(index)) if isinstance(value, dict) else path, value)
+            for index, value in enumerate(detail)
+        ]
+    else:
+        shown = [part for part in path if part != "non_field_errors"]
+        return f"{'.'.join(shown)}: {detail}" if shown else str(detail)
+    for where, value in entries:
+        found = _first_message(value, where)
+        if found:
+            return found
+    return None
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ShopError):
+        response = Response(
+            error_body(exc.code, exc.message, exc.fields), status=STATUS_FOR_CODE[exc.code]
+        )
+        if exc.code == ErrorCode.BUSY:
+            response["Retry-After"] = "1"
+        return response
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # not an API error: a 500, logged by Django
+    if isinstance(exc, exceptions.ValidationError):
+        detail = response.data
+        fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        response.data = error_body(
+            ErrorCode.INVALID, _first_message(fields) or "Invalid input.", fields
+        )
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
+        code = codes if isinstance(codes, str) else getattr(exc, "default_code", "error")
+        response.data = error_body(code, str(exc.detail))
+    return response
+
+
+def page_not_found(request, exception=None):
+    """Django's 404 (no URL matched), in the API's error shape under /api/."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body("not_found", f"No API endpoint at {request.path}."), status=404
+        )
+    return django_page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """Django's own 400s (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad Host header...),
+    in the API's error shape under /api/."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("bad_request", "The request could not be read."), status=400)
+    return django_bad_request(request, exception)

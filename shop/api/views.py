@@ -1,0 +1,350 @@
+"""Thin views: validate, call one service or selector, serialize.
+
+Optimistic concurrency: GET of a user, profile or order answers with an ETag; PATCH must
+send it back in If-Match (428 without, 412 when the resource has changed since, nothing
+written), and cancel/transition honour it when sent.
+"""
+
+from django.contrib.auth import logout
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shop import selectors, services
+from shop.api import serializers as s
+from shop.api.filters import OrderFilter, ProductFilter, reject_unknown_params
+from shop.api.permissions import IsStaff
+from shop.api.throttles import AnonThrottle, LoginThrottle
+from shop.errors import ErrorCode, ShopError
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def _errors(*codes: int) -> dict:
+    return {code: OpenApiResponse(s.ErrorSerializer) for code in codes}
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    location=OpenApiParameter.HEADER,
+    description="The ETag of your last GET. Required on PATCH (428 without it); "
+    "412 if the resource changed since, and nothing is written.",
+)
+IF_MATCH_OPTIONAL = OpenApiParameter(
+    "If-Match",
+    location=OpenApiParameter.HEADER,
+    description="Optional: the order's ETag; 412 if it changed since, nothing written.",
+)
+
+
+def _if_match(request, *, required: bool) -> list[str] | None:
+    raw = request.headers.get("If-Match")
+    tags = [tag.strip() for tag in raw.split(",") if tag.strip()] if raw is not None else None
+    if required and not tags:
+        raise ShopError(
+            ErrorCode.PRECONDITION_REQUIRED,
+            "Send If-Match with the ETag of your last GET, so that a change made meanwhile "
+            "is not overwritten.",
+        )
+    return tags
+
+
+def _with_etag(response: Response, etag: str) -> Response:
+    response["ETag"] = etag
+    return response
+
+
+def _no_query_params(request) -> None:
+    reject_unknown_params(request, set())
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+class RegisterView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AnonThrottle, LoginThrottle]
+
+    @extend_schema(
+        operation_id="auth_register",
+        request=s.RegisterInput,
+        responses={201: s.UserOutput, **_errors(400, 409, 429)},
+        description="Create a shopper account. A taken username and a taken email address "
+        "get the same 409 (account_unavailable), which does not say which one it was.",
+    )
+    def post(self, request):
+        data = _valid(s.RegisterInput, request.data)
+        user = services.user_register(**data)
+        return Response(s.UserOutput(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AnonThrottle, LoginThrottle]
+
+    @extend_schema(
+        operation_id="auth_login",
+        request=s.LoginInput,
+        responses={200: s.TokenOutput, **_errors(400, 429)},
+        description="Exchange a username and password for an API token; send it as "
+        "`Authorization: Token <token>`.",
+    )
+    def post(self, request):
+        data = _valid(s.LoginInput, request.data)
+        token = services.auth_token_create(**data, request=request)
+        return Response(s.TokenOutput(token).data)
+
+
+class LogoutView(APIView):
+    @extend_schema(
+        operation_id="auth_logout",
+        request=None,
+        responses={204: None, **_errors(401)},
+        description="Delete the API token (every client using it is logged out) and end the "
+        "session, if any.",
+    )
+    def post(self, request):
+        services.auth_token_delete(user=request.user)
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(operation_id="me_retrieve", responses={200: s.UserOutput, **_errors(401)})
+    def get(self, request):
+        _no_query_params(request)
+        user = request.user
+        return _with_etag(Response(s.UserOutput(user).data), selectors.user_etag(user))
+
+    @extend_schema(
+        operation_id="me_update",
+        parameters=[IF_MATCH],
+        request=s.UserUpdateInput,
+        responses={200: s.UserOutput, **_errors(400, 401, 409, 412, 428)},
+    )
+    def patch(self, request):
+        tags = _if_match(request, required=True)
+        data = _valid(s.UserUpdateInput, request.data)
+        user = services.user_update(user=request.user, if_match=tags, **data)
+        return _with_etag(Response(s.UserOutput(user).data), selectors.user_etag(user))
+
+
+class ProfileView(APIView):
+    @extend_schema(
+        operation_id="me_profile_retrieve", responses={200: s.ProfileSerializer, **_errors(401)}
+    )
+    def get(self, request):
+        _no_query_params(request)
+        profile = selectors.profile_get(user=request.user)
+        return _with_etag(
+            Response(s.ProfileSerializer(profile).data), selectors.profile_etag(profile)
+        )
+
+    @extend_schema(
+        operation_id="me_profile_update",
+        parameters=[IF_MATCH],
+        request=s.ProfileSerializer,
+        responses={200: s.ProfileSerializer, **_errors(400, 401, 412, 428)},
+    )
+    def patch(self, request):
+        tags = _if_match(request, required=True)
+        data = _valid(s.ProfileSerializer, request.data)
+        profile = services.profile_update(user=request.user, if_match=tags, **data)
+        return _with_etag(
+            Response(s.ProfileSerializer(profile).data), selectors.profile_etag(profile)
+        )
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+class CategoryTreeView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="categories_tree",
+        responses={200: s.CategoryTreeOutput(many=True), **_errors(400)},
+        description="The whole category tree: top-level categories with nested children.",
+    )
+    def get(self, request):
+        _no_query_params(request)
+        return Response(s.CategoryTreeOutput(selectors.category_tree(), many=True).data)
+
+
+class ProductListView(generics.ListAPIView):
+    """Active products: filters, full-text search, keyset pages."""
+
+    permission_classes = [AllowAny]
+    serializer_class = s.ProductOutput
+    filterset_class = ProductFilter
+
+    def get_queryset(self):
+        # Unfiltered; ProductFilter hands the validated query string to the same selector.
+        return selectors.product_list()
+
+    @extend_schema(operation_id="products_list", responses={200: s.ProductOutput(many=True)})
+    def get(self, request):
+        return super().get(request)
+
+
+class ProductDetailView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="products_retrieve", responses={200: s.ProductOutput, **_errors(404)}
+    )
+    def get(self, request, pk: int):
+        _no_query_params(request)
+        return Response(s.ProductOutput(selectors.product_get(product_id=pk)).data)
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not (1 <= len(key) <= IDEMPOTENCY_KEY_MAX and key.isascii() and key.isprintable()):
+        message = f"1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters, e.g. a UUID."
+        raise ShopError(ErrorCode.INVALID, message, fields={"Idempotency-Key": [message]})
+    return key
+
+
+def _order_response(order_id: int, user_id: int | None, **kwargs) -> Response:
+    order = selectors.order_get(order_id=order_id, user_id=user_id)
+    return _with_etag(Response(s.OrderOutput(order).data, **kwargs), selectors.order_etag(order))
+
+
+class OrderListCreateView(generics.ListAPIView):
+    serializer_class = s.OrderSummaryOutput
+    filterset_class = OrderFilter
+
+    def get_queryset(self):
+        return selectors.order_list_for_user(user_id=self.request.user.pk)
+
+    @extend_schema(
+        operation_id="orders_list",
+        responses={200: s.OrderSummaryOutput(many=True)},
+        description="My orders, newest first.",
+    )
+    def get(self, request):
+        return super().get(request)
+
+    @extend_schema(
+        operation_id="orders_create",
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                description="Optional, up to 255 characters (a UUID): the same key with the "
+                "same body returns the same order (201, Idempotent-Replayed: true), even when "
+                "the requests race; the same key with another body is a 422.",
+            )
+        ],
+        request=s.OrderCreateInput,
+        responses={201: s.OrderOutput, **_errors(400, 401, 409, 422, 503)},
+        description="Place an order. Prices come from the catalogue; the stock of every line "
+        "is taken at once or not at all (409 out_of_stock names the short lines).",
+    )
+    def post(self, request):
+        _no_query_params(request)
+        data = _valid(s.OrderCreateInput, request.data)
+        key = _idempotency_key(request)
+        order, created = services.order_create(
+            user=request.user,
+            lines=[
+                services.OrderLine(product_id=line["product"], quantity=line["quantity"])
+                for line in data["items"]
+            ],
+            shipping_address=dict(data["shipping_address"]),
+            idempotency_key=key,
+        )
+        response = _order_response(order.pk, request.user.pk, status=status.HTTP_201_CREATED)
+        response["Location"] = request.build_absolute_uri(reverse("api:order", args=[order.pk]))
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class OrderDetailView(APIView):
+    @extend_schema(
+        operation_id="orders_retrieve", responses={200: s.OrderOutput, **_errors(401, 404)}
+    )
+    def get(self, request, pk: int):
+        _no_query_params(request)
+        return _order_response(pk, request.user.pk)
+
+    @extend_schema(
+        operation_id="orders_update",
+        parameters=[IF_MATCH],
+        request=s.OrderUpdateInput,
+        responses={200: s.OrderOutput, **_errors(400, 401, 404, 409, 412, 428)},
+        description="Change the shipping address of a pending order.",
+    )
+    def patch(self, request, pk: int):
+        tags = _if_match(request, required=True)
+        data = _valid(s.OrderUpdateInput, request.data)
+        services.order_update(
+            order_id=pk,
+            owner=request.user,
+            if_match=tags,
+            shipping_address=dict(data["shipping_address"]),
+        )
+        return _order_response(pk, request.user.pk)
+
+
+class OrderCancelView(APIView):
+    @extend_schema(
+        operation_id="orders_cancel",
+        parameters=[IF_MATCH_OPTIONAL],
+        request=None,
+        responses={200: s.OrderOutput, **_errors(401, 404, 409, 412, 503)},
+        description="Cancel a pending or processing order; its stock goes back on sale.",
+    )
+    def post(self, request, pk: int):
+        tags = _if_match(request, required=False)
+        services.order_cancel(order_id=pk, owner=request.user, if_match=tags)
+        return _order_response(pk, request.user.pk)
+
+
+class StaffOrderDetailView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        operation_id="staff_orders_retrieve",
+        responses={200: s.OrderOutput, **_errors(401, 403, 404)},
+    )
+    def get(self, request, pk: int):
+        _no_query_params(request)
+        return _order_response(pk, None)
+
+
+class StaffOrderTransitionView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        operation_id="staff_orders_transition",
+        parameters=[IF_MATCH_OPTIONAL],
+        request=s.OrderTransitionInput,
+        responses={200: s.OrderOutput, **_errors(400, 401, 403, 404, 409, 412, 503)},
+        description="Move an order along pending -> processing -> shipped -> delivered, or "
+        "cancel it while pending or processing (the stock goes back). Anything else is a "
+        "409 illegal_transition.",
+    )
+    def post(self, request, pk: int):
+        data = _valid(s.OrderTransitionInput, request.data)
+        tags = _if_match(request, required=False)
+        services.order_transition(order_id=pk, status=data["status"], if_match=tags)
+        return _order_response(pk, None)

@@ -1,0 +1,198 @@
+"""Every read path of the shop: querysets with their joins and their order decided here.
+
+Views and serializers only iterate what these return, so no N+1 can creep in from a
+serializer field, and a cache layer (shop/cache.py) can wrap any of them by its arguments.
+Lists are returned ordered by the keys the API's keyset pagination pages on; each ordering
+ends in the primary key, so every row has a unique position.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F, FloatField, Prefetch, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
+
+from shop.errors import ErrorCode, ShopError
+from shop.models import Category, Order, OrderItem, Product, User, UserProfile
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@dataclass
+class CategoryNode:
+    id: int
+    name: str
+    slug: str
+    children: list["CategoryNode"] = field(default_factory=list)
+
+
+def category_tree() -> list[CategoryNode]:
+    """The whole category tree, top-level categories first, siblings by name: one query."""
+    nodes: dict[int, CategoryNode] = {}
+    parents: dict[int, int | None] = {}
+    for id_, name, slug, parent_id in Category.objects.order_by("name", "id").values_list(
+        "id", "name", "slug", "parent_id"
+    ):
+        nodes[id_] = CategoryNode(id=id_, name=name, slug=slug)
+        parents[id_] = parent_id
+    roots = []
+    for id_, node in nodes.items():  # dicts keep insertion order: children stay by name
+        parent_id = parents[id_]
+        (roots if parent_id is None else nodes[parent_id].children).append(node)
+    return roots
+
+
+# A category and all its descendants, walked in the database (one subquery of the product
+# query, no extra round trip). The tree is small (dozens to hundreds of rows) and its
+# recursive step is an index lookup on parent_id (shop_category_sibling_name_uniq leads
+# with it), so walking it per query costs microseconds; a materialised path column would
+# need a trigger to rewrite a whole subtree whenever a category moves. UNION (not UNION ALL)
+# stops even if a cycle ever slipped past the shop_category_parent_not_a_descendant trigger.
+CATEGORY_SUBTREE_SQL = """
+    WITH RECURSIVE subtree(id) AS (
+        SELECT id FROM shop_category WHERE id = %s
+        UNION
+        SELECT c.id FROM shop_category c JOIN subtree s ON c.parent_id = s.id
+    )
+    SELECT id FROM subtree
+"""
+
+# Orderings the catalogue offers: name -> the keyset columns, primary key last.
+PRODUCT_ORDERINGS = {
+    "newest": ("-created_at", "-id"),  # shop_product_active_newest_idx
+    "price": ("price", "id"),  # shop_product_act_price_id_idx
+    "-price": ("-price", "-id"),  # the same index, read backwards
+    "relevance": ("-rank", "-id"),  # ts_rank of the search; needs q
+}
+
+
+def product_list(
+    *,
+    category_id: int | None = None,
+    min_price: Decimal | None = None,
+    max_price: Decimal | None = None,
+    tags: list[str] | None = None,
+    in_stock: bool | None = None,
+    q: str | None = None,
+    ordering: str | None = None,
+) -> QuerySet[Product]:
+    """Active products, filtered, with their category; relevance order when searching.
+
+    `q` is a web-search style query (`walnut desk`, `"oak table"`, `chair -office`) matched
+    against the stored search_vector through its GIN index and ranked by ts_rank.
+    """
+    queryset = (
+        Product.objects.filter(is_active=True)
+        .select_related("category")
+        .defer("search_vector", "category__created_at", "category__updated_at")
+    )
+    if category_id is not None:
+        subtree = RawSQL(CATEGORY_SUBTREE_SQL, (category_id,))  # noqa: S611 (a bound parameter)
+        queryset = queryset.filter(category_id__in=subtree)
+    if min_price is not None:
+        queryset = queryset.filter(price__gte=min_price)
+    if max_price is not None:
+        queryset = queryset.filter(price__lte=max_price)
+    if tags:
+        queryset = queryset.filter(tags__contains=tags)  # tags @> ARRAY[...]: the GIN index
+    if in_stock is not None:
+        queryset = (
+            queryset.filter(stock_quantity__gt=0) if in_stock else queryset.filter(stock_quantity=0)
+        )
+    if q:
+        query = SearchQuery(q, search_type="websearch", config="english")
+        # ts_rank is a float4; as float8 its value survives a round trip through JSON exactly,
+        # which a keyset cursor on (rank, id) needs to find its place again.
+        queryset = queryset.filter(search_vector=query).annotate(
+            rank=Cast(SearchRank(F("search_vector"), query), FloatField())
+        )
+    if ordering is None:
+        ordering = "relevance" if q else "newest"
+    if ordering == "relevance" and not q:
+        raise ShopError(
+            ErrorCode.INVALID,
+            "ordering: relevance needs a search (q).",
+            fields={"ordering": ["relevance needs a search (q)."]},
+        )
+    return queryset.order_by(*PRODUCT_ORDERINGS[ordering])
+
+
+def product_get(*, product_id: int) -> Product:
+    """An active product with its category; inactive ones do not exist for shoppers."""
+    try:
+        return (
+            Product.objects.select_related("category")
+            .defer("search_vector", "category__created_at", "category__updated_at")
+            .get(pk=product_id, is_active=True)
+        )
+    except Product.DoesNotExist:
+        raise ShopError(ErrorCode.NOT_FOUND, "No such product.") from None
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def order_list_for_user(*, user_id: int, status: str | None = None) -> QuerySet[Order]:
+    """A shopper's orders, newest first (shop_order_user_created_idx), without items."""
+    queryset = Order.objects.filter(user_id=user_id)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("-created_at", "-id")
+
+
+def _with_items(queryset: QuerySet[Order]) -> QuerySet[Order]:
+    items = OrderItem.objects.select_related("product").only(
+        "id", "order_id", "quantity", "unit_price", "subtotal", "product__id", "product__name"
+    )
+    return queryset.prefetch_related(Prefetch("items", queryset=items.order_by("id")))
+
+
+def order_get(*, order_id: int, user_id: int | None = None) -> Order:
+    """One order with its items (two queries). With user_id, only that shopper's order:
+    anyone else's is "not found", not "forbidden", so order ids reveal nothing."""
+    queryset = Order.objects.all() if user_id is None else Order.objects.filter(user_id=user_id)
+    try:
+        return _with_items(queryset).get(pk=order_id)
+    except Order.DoesNotExist:
+        raise ShopError(ErrorCode.NOT_FOUND, "No such order.") from None
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def profile_get(*, user: User) -> UserProfile:
+    """The user's profile; a blank, unsaved one for users who never filled it in."""
+    try:
+        return UserProfile.objects.get(user_id=user.pk)
+    except UserProfile.DoesNotExist:
+        return UserProfile(user_id=user.pk)
+
+
+# --------------------------------------------------------------------------- ETags
+# Strong validators for If-Match. Orders and products carry a trigger-bumped version; users
+# and profiles have none, so theirs is a digest of exactly the fields the API can change
+# (the ETag then changes only when the representation does).
+
+USER_ETAG_FIELDS = ("username", "email")
+PROFILE_ETAG_FIELDS = ("first_name", "last_name", "phone", "bio", "avatar_url")
+
+
+def _digest_etag(kind: str, instance, fields: tuple[str, ...]) -> str:
+    payload = json.dumps([getattr(instance, name) for name in fields])
+    return f'"{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:32]}"'
+
+
+def user_etag(user: User) -> str:
+    return _digest_etag("user", user, USER_ETAG_FIELDS)
+
+
+def profile_etag(profile: UserProfile) -> str:
+    return _digest_etag("profile", profile, PROFILE_ETAG_FIELDS)
+
+
+def order_etag(order: Order) -> str:
+    return f'"order-{order.pk}-v{order.version}"'

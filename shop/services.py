@@ -1,0 +1,463 @@
+"""Every write path of the shop. Keyword-only, typed, each in its own transaction.
+
+Concurrency is the database's job here: rows are locked in primary-key order (so two
+transactions never wait on each other in a cycle), stock moves by F() arithmetic under
+those locks, uniqueness is a constraint (never check-then-insert), and the deferred
+trigger on shop_order checks total_amount against the items at COMMIT. What still
+deadlocks (another writer locking in its own order) or fails to serialise is retried here
+a bounded number of times; a client never sees the database error.
+"""
+
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ParamSpec, TypeVar
+
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models.functions import Now
+from rest_framework.authtoken.models import Token
+
+from shop import selectors
+from shop.errors import ErrorCode, ShopError
+from shop.models import IdempotencyKey, Order, OrderItem, Product, User, UserProfile
+
+logger = logging.getLogger(__name__)
+
+# A deadlock or serialisation failure aborts the whole transaction; it is safe to run again.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+RETRY_ATTEMPTS = 3
+
+MAX_ORDER_LINES = 100
+MAX_LINE_QUANTITY = 1000
+# shop_order.total_amount and shop_orderitem.subtotal are numeric(12, 2).
+MAX_AMOUNT = Decimal("9999999999.99")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def retry_on_conflict(func: Callable[P, R]) -> Callable[P, R]:
+    """Run func (which owns its transaction) again after a deadlock or serialisation failure.
+
+    After RETRY_ATTEMPTS failures the caller gets ShopError(BUSY) (503, Retry-After), never
+    the OperationalError. Must wrap the outermost atomic block of the work: a retry inside
+    a caller's transaction would only roll back to a savepoint, keeping the caller's locks.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return func(*args, **kwargs)
+            except OperationalError as error:
+                sqlstate = getattr(error.__cause__, "sqlstate", None)
+                if sqlstate not in RETRYABLE_SQLSTATES:
+                    raise
+                logger.warning(
+                    "%s: %s on attempt %d of %d",
+                    func.__name__,
+                    type(error.__cause__).__name__,
+                    attempt,
+                    RETRY_ATTEMPTS,
+                )
+        raise ShopError(ErrorCode.BUSY, "The shop is busy; please try again in a moment.")
+
+    return wrapper
+
+
+def _check_if_match(etag: str, if_match: Collection[str] | None) -> None:
+    """If-Match semantics (RFC 9110): None = no precondition; "*" matches any current state."""
+    if if_match is not None and "*" not in if_match and etag not in if_match:
+        raise ShopError(
+            ErrorCode.PRECONDITION_FAILED,
+            "It has changed since you read it: fetch it again and reapply your change.",
+        )
+
+
+def _validation_error(error: ValidationError, *, all_to: str = "non_field_errors") -> ShopError:
+    """Django's ValidationError as ShopError(INVALID); errors of no field go under all_to."""
+    raw = error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}
+    fields = {all_to if name == NON_FIELD_ERRORS else name: msgs for name, msgs in raw.items()}
+    first = next(iter(fields.values()))[0]
+    return ShopError(ErrorCode.INVALID, first, fields=fields)
+
+
+# --------------------------------------------------------------------------- accounts
+
+ACCOUNT_UNIQUE_CONSTRAINTS = {"shop_user_username_key", "shop_user_email_ci_uniq"}
+# One answer for a taken username and a taken email address, so the email case tells no
+# more than the username case does (see README, "Registration and user enumeration").
+ACCOUNT_UNAVAILABLE_MESSAGE = "That username or email address cannot be used. Choose another."
+
+
+def _account_unavailable(error: IntegrityError) -> ShopError | None:
+    if getattr(error.__cause__.diag, "constraint_name", None) in ACCOUNT_UNIQUE_CONSTRAINTS:
+        return ShopError(ErrorCode.ACCOUNT_UNAVAILABLE, ACCOUNT_UNAVAILABLE_MESSAGE)
+    return None
+
+
+def user_register(*, username: str, email: str, password: str) -> User:
+    """A new shopper account. Uniqueness is left to the database's unique indexes.
+
+    The password is validated and hashed before the insert, so a taken username or email
+    costs the same time as a successful registration.
+    """
+    user = User(username=username, email=User.objects.normalize_email(email))
+    try:
+        user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        raise _validation_error(error) from None
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as error:
+        raise ShopError(
+            ErrorCode.INVALID, error.messages[0], fields={"password": error.messages}
+        ) from None
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as error:
+        raise _account_unavailable(error) or error from None
+    return user
+
+
+def auth_token_create(*, username: str, password: str, request=None) -> Token:
+    """Log in: the user's API token (one per user, made on first login)."""
+    user = authenticate(request, username=username, password=password)
+    # Suspended and closed accounts get the same answer as a wrong password.
+    if user is None or user.status != User.Status.ACTIVE:
+        raise ShopError(ErrorCode.INVALID_CREDENTIALS, "Unable to log in with these credentials.")
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(last_login=Now())
+        token, _ = Token.objects.get_or_create(user=user)
+    return token
+
+
+def auth_token_delete(*, user: User) -> None:
+    """Log out everywhere the token is used: the token row goes."""
+    Token.objects.filter(user=user).delete()
+
+
+def user_update(*, user: User, if_match: Collection[str] | None, **changes: str) -> User:
+    """Change the user's username or email, if their ETag still matches (row locked)."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        _check_if_match(selectors.user_etag(locked), if_match)
+        if "email" in changes:
+            changes["email"] = User.objects.normalize_email(changes["email"])
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        try:
+            locked.full_clean(
+                exclude=["password"], validate_unique=False, validate_constraints=False
+            )
+        except ValidationError as error:
+            raise _validation_error(error) from None
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=list(changes))
+        except IntegrityError as error:
+            raise _account_unavailable(error) or error from None
+    return locked
+
+
+def profile_update(*, user: User, if_match: Collection[str] | None, **changes: str) -> UserProfile:
+    """Change the user's profile (made on first change), if its ETag still matches."""
+    with transaction.atomic():
+        # A missing profile has the blank profile's ETag; get_or_create's insert races
+        # safely on the primary key, and the loser then locks and re-reads the winner's row.
+        profile, _ = UserProfile.objects.select_for_update().get_or_create(user_id=user.pk)
+        _check_if_match(selectors.profile_etag(profile), if_match)
+        for name, value in changes.items():
+            setattr(profile, name, value)
+        try:
+            # Runs the model's CHECKs before the UPDATE. The only one, shop_userprofile_
+            # phone_format, names no field to Django, so its message is put under "phone".
+            profile.full_clean(exclude=["user"], validate_unique=False)
+        except ValidationError as error:
+            raise _validation_error(error, all_to="phone") from None
+        profile.save(update_fields=list(changes))
+    return profile
+
+
+# --------------------------------------------------------------------------- orders
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_id: int
+    quantity: int
+
+
+def _fingerprint(lines: Sequence[OrderLine], shipping_address: dict) -> str:
+    """The request's identity for Idempotency-Key: lines in product order, address keys
+    sorted, so the same order written differently is the same request."""
+    canonical = json.dumps(
+        {
+            "items": sorted((line.product_id, line.quantity) for line in lines),
+            "shipping_address": shipping_address,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _idempotency_claim(*, user: User, key: str, fingerprint: str) -> Order | None:
+    """Claim (user, key) for this transaction, or return the order it already stands for.
+
+    INSERT ... ON CONFLICT DO NOTHING waits for a concurrent transaction holding the same
+    key to finish: if it commits, we replay its order; if it rolls back, the key is ours.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO shop_idempotencykey (user_id, key, fingerprint) VALUES (%s, %s, %s) "
+            "ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user.pk, key, fingerprint],
+        )
+        if cursor.fetchone() is not None:
+            return None
+    existing = IdempotencyKey.objects.only("fingerprint", "order_id").get(user=user, key=key)
+    if existing.fingerprint != fingerprint:
+        raise ShopError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "This Idempotency-Key was already used for a different order. "
+            "Use a new key for a new order.",
+        )
+    return Order(pk=existing.order_id)
+
+
+@retry_on_conflict
+def order_create(
+    *,
+    user: User,
+    lines: Sequence[OrderLine],
+    shipping_address: dict,
+    idempotency_key: str | None = None,
+) -> tuple[Order, bool]:
+    """Place an order: take the stock, price it from the database, all or nothing.
+
+    Returns (order, created); created is False when idempotency_key replays an earlier
+    order of the same request (the order is then returned as it is now).
+    """
+    _check_lines(lines)
+    with transaction.atomic():
+        if idempotency_key is not None:
+            fingerprint = _fingerprint(lines, shipping_address)
+            replayed = _idempotency_claim(user=user, key=idempotency_key, fingerprint=fingerprint)
+            if replayed is not None:
+                return replayed, False
+        order = _order_insert(user=user, lines=lines, shipping_address=shipping_address)
+        if idempotency_key is not None:
+            IdempotencyKey.objects.filter(user=user, key=idempotency_key).update(order=order)
+    return order, True
+
+
+def _check_lines(lines: Sequence[OrderLine]) -> None:
+    """The rules the API's serializer states first, kept here for every other caller."""
+    if not 1 <= len(lines) <= MAX_ORDER_LINES:
+        raise ShopError(
+            ErrorCode.INVALID,
+            f"An order has 1 to {MAX_ORDER_LINES} lines.",
+            fields={"items": [f"An order has 1 to {MAX_ORDER_LINES} lines."]},
+        )
+    seen = set()
+    for line in lines:
+        if not 1 <= line.quantity <= MAX_LINE_QUANTITY or line.product_id in seen:
+            raise ShopError(
+                ErrorCode.INVALID,
+                f"Each product once, 1 to {MAX_LINE_QUANTITY} of it.",
+                fields={"items": [f"Each product once, 1 to {MAX_LINE_QUANTITY} of it."]},
+            )
+        seen.add(line.product_id)
+
+
+def _line_errors(lines: Sequence[OrderLine], errors: dict[int, dict]) -> list[dict]:
+    """Errors aligned with the request's lines, as DRF reports a list of objects."""
+    return [errors.get(index, {}) for index in range(len(lines))]
+
+
+def _order_insert(*, user: User, lines: Sequence[OrderLine], shipping_address: dict) -> Order:
+    ids = sorted(line.product_id for line in lines)
+    # The locks, in primary-key order: concurrent orders for overlapping products queue
+    # here instead of deadlocking. NO KEY UPDATE: the stock changes, the key does not.
+    products = {
+        product.pk: product
+        for product in Product.objects.filter(pk__in=ids)
+        .order_by("pk")
+        .select_for_update(no_key=True)
+        .only("pk", "name", "price", "stock_quantity", "is_active")
+    }
+
+    unavailable = {
+        index: {"product": [f"Product {line.product_id} does not exist or is not for sale."]}
+        for index, line in enumerate(lines)
+        if line.product_id not in products or not products[line.product_id].is_active
+    }
+    if unavailable:
+        raise ShopError(
+            ErrorCode.PRODUCT_UNAVAILABLE,
+            "Some products do not exist or are not for sale: "
+            + ", ".join(str(lines[index].product_id) for index in unavailable)
+            + ".",
+            fields={"items": _line_errors(lines, unavailable)},
+        )
+
+    short = {
+        index: line
+        for index, line in enumerate(lines)
+        if products[line.product_id].stock_quantity < line.quantity
+    }
+    if short:
+        described = [
+            f"{products[line.product_id].name} (product {line.product_id}): "
+            f"{line.quantity} requested, {products[line.product_id].stock_quantity} in stock"
+            for line in short.values()
+        ]
+        raise ShopError(
+            ErrorCode.OUT_OF_STOCK,
+            "Not enough stock for " + "; ".join(described) + ".",
+            fields={
+                "items": _line_errors(
+                    lines,
+                    {
+                        index: {
+                            "quantity": [
+                                f"Only {products[line.product_id].stock_quantity} in stock."
+                            ]
+                        }
+                        for index, line in short.items()
+                    },
+                )
+            },
+        )
+
+    subtotals = [products[line.product_id].price * line.quantity for line in lines]
+    total = sum(subtotals, Decimal("0.00"))
+    if total > MAX_AMOUNT:
+        raise ShopError(
+            ErrorCode.INVALID,
+            f"An order's total cannot exceed {MAX_AMOUNT:,}.",
+            fields={"items": [f"An order's total cannot exceed {MAX_AMOUNT:,}."]},
+        )
+
+    # One UPDATE for every line, under the locks taken above; the CHECK (stock >= 0) backs
+    # the arithmetic up.
+    Product.objects.filter(pk__in=ids).update(
+        stock_quantity=F("stock_quantity")
+        - Case(
+            *(When(pk=line.product_id, then=Value(line.quantity)) for line in lines),
+            output_field=IntegerField(),
+        )
+    )
+    order = Order.objects.create(user=user, shipping_address=shipping_address, total_amount=total)
+    OrderItem.objects.bulk_create(
+        OrderItem(
+            order=order,
+            product_id=line.product_id,
+            quantity=line.quantity,
+            unit_price=products[line.product_id].price,
+        )
+        for line in lines
+    )
+    return order
+
+
+def _order_lock(*, order_id: int, owner: User | None) -> Order:
+    """The order, locked FOR NO KEY UPDATE; only the owner's when an owner is given."""
+    queryset = Order.objects.select_for_update(no_key=True)
+    if owner is not None:
+        queryset = queryset.filter(user=owner)
+    try:
+        return queryset.get(pk=order_id)
+    except Order.DoesNotExist:
+        raise ShopError(ErrorCode.NOT_FOUND, "No such order.") from None
+
+
+def _stock_return(order: Order) -> None:
+    """Put an order's quantities back: product rows locked in pk order, then one UPDATE."""
+    quantities = dict(OrderItem.objects.filter(order=order).values_list("product_id", "quantity"))
+    ids = list(
+        Product.objects.filter(pk__in=quantities)
+        .order_by("pk")
+        .select_for_update(no_key=True)
+        .values_list("pk", flat=True)
+    )
+    Product.objects.filter(pk__in=ids).update(
+        stock_quantity=F("stock_quantity")
+        + Case(
+            *(When(pk=pk, then=Value(quantities[pk])) for pk in ids),
+            output_field=IntegerField(),
+        )
+    )
+
+
+def _order_cancel(*, order: Order) -> Order:
+    if order.status not in Order.OPEN_STATUSES:
+        raise ShopError(
+            ErrorCode.ORDER_NOT_CANCELLABLE,
+            f"Order {order.pk} is {order.status}: only pending or processing orders can be "
+            "cancelled.",
+        )
+    _stock_return(order)
+    order.status = Order.Status.CANCELLED
+    order.save(update_fields=["status"])
+    return order
+
+
+@retry_on_conflict
+def order_cancel(
+    *, order_id: int, owner: User | None, if_match: Collection[str] | None = None
+) -> Order:
+    """Cancel a pending or processing order and return its stock. owner=None: staff."""
+    with transaction.atomic():
+        order = _order_lock(order_id=order_id, owner=owner)
+        _check_if_match(selectors.order_etag(order), if_match)
+        return _order_cancel(order=order)
+
+
+@retry_on_conflict
+def order_transition(
+    *, order_id: int, status: str, if_match: Collection[str] | None = None
+) -> Order:
+    """Staff: move an order one step along Order.TRANSITIONS (cancelling returns stock)."""
+    with transaction.atomic():
+        order = _order_lock(order_id=order_id, owner=None)
+        _check_if_match(selectors.order_etag(order), if_match)
+        if status not in Order.TRANSITIONS[order.status]:
+            allowed = ", ".join(Order.TRANSITIONS[order.status]) or "nothing"
+            raise ShopError(
+                ErrorCode.ILLEGAL_TRANSITION,
+                f"Order {order.pk} is {order.status}; it can move to {allowed}, not {status}.",
+                fields={"status": [f"Not allowed from {order.status}."]},
+            )
+        if status == Order.Status.CANCELLED:
+            return _order_cancel(order=order)
+        order.status = status
+        order.save(update_fields=["status"])
+        return order
+
+
+def order_update(
+    *, order_id: int, owner: User, if_match: Collection[str] | None, shipping_address: dict
+) -> Order:
+    """Change a pending order's shipping address, if its ETag still matches."""
+    with transaction.atomic():
+        order = _order_lock(order_id=order_id, owner=owner)
+        _check_if_match(selectors.order_etag(order), if_match)
+        if order.status != Order.Status.PENDING:
+            raise ShopError(
+                ErrorCode.ORDER_NOT_EDITABLE,
+                f"Order {order.pk} is {order.status}: only pending orders can be changed.",
+            )
+        order.shipping_address = shipping_address
+        order.save(update_fields=["shipping_address"])
+        return order
