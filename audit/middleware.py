@@ -3,8 +3,13 @@
 import re
 import uuid
 
+from django.core.handlers.asgi import ASGIRequest as DjangoASGIRequest
+from django.core.handlers.wsgi import WSGIRequest as DjangoWSGIRequest
 from django.db import connection
-from pghistory.middleware import HistoryMiddleware
+from pghistory import config
+from pghistory.middleware import ASGIRequest, HistoryMiddleware, WSGIRequest
+
+from audit.context import audit_context
 
 # A caller's (or proxy's) request id is kept when it is a plain token; anything else is replaced,
 # so a header cannot smuggle arbitrary text into every event of the request.
@@ -51,8 +56,15 @@ class AuditContextMiddleware(HistoryMiddleware):
         }
 
     def __call__(self, request):
-        response = super().__call__(request)
-        request_id = getattr(request, "audit_request_id", None)
-        if request_id is not None:
-            response["X-Request-ID"] = request_id
+        if request.method not in config.middleware_methods():
+            return self.get_response(request)
+        with audit_context(**self.get_context(request)):
+            # pghistory's request classes: assigning request.user (DRF does, in the view)
+            # updates the context's user.
+            if isinstance(request, DjangoWSGIRequest):
+                request.__class__ = WSGIRequest
+            elif isinstance(request, DjangoASGIRequest):
+                request.__class__ = ASGIRequest
+            response = self.get_response(request)
+        response["X-Request-ID"] = request.audit_request_id
         return response

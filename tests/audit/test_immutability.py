@@ -33,9 +33,8 @@ def one_event_per_table():
 
 def refused(sql: str, params=()) -> str:
     """The error a statement raises (inside a savepoint, so the test can go on)."""
-    with pytest.raises(IntegrityError) as error, transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+    with pytest.raises(IntegrityError) as error, transaction.atomic(), connection.cursor() as cur:
+        cur.execute(sql, params)
     return str(error.value).splitlines()[0]
 
 

@@ -12,12 +12,11 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import pghistory
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from audit.context import command_context, task_context
+from audit.context import audit_context, command_context, task_context
 from audit.models import (
     EVENT_MODELS,
     CategoryEvent,
@@ -109,9 +108,11 @@ def test_raw_sql_outside_any_context_is_recorded_with_no_context():
 def test_raw_sql_inside_a_context_carries_it():
     product = ProductFactory(stock_quantity=3)
 
-    with pghistory.context(via="task", user=None, task="restock", task_id="t-1") as ctx:
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE shop_product SET stock_quantity = 8 WHERE id = %s", [product.pk])
+    with (
+        audit_context(via="task", user=None, task="restock", task_id="t-1") as ctx,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE shop_product SET stock_quantity = 8 WHERE id = %s", [product.pk])
 
     update = ProductEvent.objects.get(pgh_obj_id=product.pk, pgh_label="update")
     assert update.pgh_context == {"via": "task", "user": None, "task": "restock", "task_id": "t-1"}
@@ -191,8 +192,37 @@ def test_every_shop_table_is_tracked():
 # --------------------------------------------------------------------------- context
 
 
+def test_writes_after_a_context_in_the_same_transaction_carry_no_context():
+    # pghistory's settings last for the transaction; audit_context clears them on exit.
+    with audit_context(via="task", user=7):
+        inside = CategoryFactory()
+    outside = CategoryFactory()
+    with audit_context(via="task", user=8):
+        pass  # wrote nothing: nothing to clear, no extra query
+    after_empty = CategoryFactory()
+
+    assert events(CategoryEvent, inside) == [("insert", {"via": "task", "user": 7})]
+    assert events(CategoryEvent, outside) == [("insert", None)]
+    assert events(CategoryEvent, after_empty) == [("insert", None)]
+
+
+def test_nested_contexts_share_one_context_id_and_add_their_keys():
+    with audit_context(via="command", command="seed") as outer:
+        first = CategoryFactory()
+        with audit_context(step="orders") as inner:
+            second = CategoryFactory()
+
+    assert inner is outer
+    first_event = CategoryEvent.objects.get(pgh_obj_id=first.pk)
+    second_event = CategoryEvent.objects.get(pgh_obj_id=second.pk)
+    assert first_event.pgh_context_id == second_event.pgh_context_id == outer.id
+    # Each statement carries the metadata as it was when the statement ran.
+    assert first_event.pgh_context == {"via": "command", "command": "seed"}
+    assert second_event.pgh_context == {"via": "command", "command": "seed", "step": "orders"}
+
+
 def test_a_context_user_that_is_not_a_number_is_stored_but_not_filtered_on():
-    with pghistory.context(user="alice"):
+    with audit_context(user="alice"):
         category = CategoryFactory()
 
     event = CategoryEvent.objects.get(pgh_obj_id=category.pk)
