@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status manage shell psql clean
+.PHONY: run test lint format install lock up down status manage shell psql clean bench-audit
 
 run: $(STAMP)
 	$(STACK) run
@@ -61,6 +61,10 @@ shell: $(STAMP)
 
 psql: $(STAMP)
 	$(STACK) exec -- $(PY) manage.py dbshell
+
+# Order-creation throughput with audit history on vs off (bench/audit_history.py).
+bench-audit: $(STAMP)
+	$(STACK) exec -- $(PY) bench/audit_history.py
 
 clean: down
 	rm -rf $(VENV)
