@@ -13,9 +13,7 @@ from shop.factories import OrderFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
-LOG_PAGE = (
-    "SELECT * FROM audit_log {where} ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT 100"
-)
+LOG_PAGE = "SELECT * FROM audit_log {where} ORDER BY pgh_created_at DESC, pgh_id DESC LIMIT 100"
 
 
 def explain(sql: str, params=()) -> str:
