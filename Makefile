@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status manage shell psql docs backup restore clean
+.PHONY: run test lint format install lock up down status manage shell psql docs backup restore bench-audit clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -74,6 +74,10 @@ restore: $(STAMP)
 # docs/erd.md, docs/schema.md and docs/schema.sql from the migrated database (config/docs.py).
 docs: $(STAMP)
 	$(STACK) exec -- sh -c '$(PY) manage.py migrate --no-input && $(PY) manage.py gendocs'
+
+# Order-creation throughput with audit history on vs off (bench/audit_history.py).
+bench-audit: $(STAMP)
+	$(STACK) exec -- $(PY) bench/audit_history.py
 
 clean: down
 	rm -rf $(VENV)

@@ -8,4 +8,8 @@ if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    from audit.context import command_context
+
+    # Every write the command makes is recorded with its name (audit history).
+    with command_context(sys.argv):
+        execute_from_command_line(sys.argv)

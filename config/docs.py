@@ -34,6 +34,7 @@ import io
 import os
 import re
 import subprocess
+import sys
 import tokenize
 import warnings
 from dataclasses import dataclass, field
@@ -280,8 +281,8 @@ class ModelSource:
     def of(cls, model) -> ModelSource:
         try:
             path = inspect.getsourcefile(model)
-        except TypeError:  # a model made at run time has no source
-            path = None
+        except TypeError:  # made at run time (django-pghistory's event models): its module's
+            path = getattr(sys.modules.get(model.__module__), "__file__", None)
         if path is None or not Path(path).resolve().is_relative_to(settings.BASE_DIR):
             return cls(model, None, [])
         source = Source.of(path)
@@ -297,10 +298,27 @@ class ModelSource:
                 if isinstance(entry, ast.Call) and keyword_value(entry, "name") == name:
                     message = keyword_value(entry, "violation_error_message")
                     return self.source.beside(entry) or message or ""
+        # A model made at run time by a helper: the helper's declaration whose name, an
+        # f-string such as f"{prefix}_obj_idx", matches.
+        for entry in ast.walk(self.source.tree):
+            found = keyword(entry, "name") if isinstance(entry, ast.Call) else None
+            if found is not None and isinstance(found.value, ast.JoinedStr):
+                pattern = "".join(
+                    re.escape(part.value) if isinstance(part, ast.Constant) else ".+"
+                    for part in found.value.values
+                )
+                if re.fullmatch(pattern, name):
+                    return self.source.beside(entry)
         return ""
 
     def trigger_reason(self, name: str) -> str:
-        if self.source is None or not self.classes:
+        if self.source is None:
+            return ""
+        if not self.classes or not meta_entries(self.classes[0], "triggers"):
+            # A model made at run time: the module's trigger declaration of that name.
+            for entry in ast.walk(self.source.tree):
+                if isinstance(entry, ast.Call) and keyword_value(entry, "name") == name:
+                    return self.source.beside(entry)
             return ""
         entries = meta_entries(self.classes[0], "triggers")
         declared = self.model._meta.triggers[: len(entries)]

@@ -66,6 +66,710 @@ CREATE FUNCTION public._pgtrigger_should_ignore(trigger_name name) RETURNS boole
             $$;
 
 --
+-- Name: pgtrigger_append_only_32bc7(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_append_only_32bc7() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    
+    IF TG_OP = 'DELETE' AND OLD.pgh_created_at
+        < NULLIF(current_setting('audit.prune_before', true), '')::timestamptz THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit events are immutable: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation',
+              HINT = 'Only the retention job (manage.py prune_audit) deletes events.';
+    
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_append_only_62dad(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_append_only_62dad() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    
+    IF TG_OP = 'DELETE' AND OLD.pgh_created_at
+        < NULLIF(current_setting('audit.prune_before', true), '')::timestamptz THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit events are immutable: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation',
+              HINT = 'Only the retention job (manage.py prune_audit) deletes events.';
+    
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_append_only_7a187(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_append_only_7a187() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    
+    IF TG_OP = 'DELETE' AND OLD.pgh_created_at
+        < NULLIF(current_setting('audit.prune_before', true), '')::timestamptz THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit events are immutable: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation',
+              HINT = 'Only the retention job (manage.py prune_audit) deletes events.';
+    
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_append_only_9bb86(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_append_only_9bb86() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    
+    IF TG_OP = 'DELETE' AND OLD.pgh_created_at
+        < NULLIF(current_setting('audit.prune_before', true), '')::timestamptz THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit events are immutable: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation',
+              HINT = 'Only the retention job (manage.py prune_audit) deletes events.';
+    
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_append_only_a4de2(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_append_only_a4de2() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    
+    IF TG_OP = 'DELETE' AND OLD.pgh_created_at
+        < NULLIF(current_setting('audit.prune_before', true), '')::timestamptz THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit events are immutable: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation',
+              HINT = 'Only the retention job (manage.py prune_audit) deletes events.';
+    
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_append_only_a9ace(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_append_only_a9ace() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    
+    IF TG_OP = 'DELETE' AND OLD.pgh_created_at
+        < NULLIF(current_setting('audit.prune_before', true), '')::timestamptz THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit events are immutable: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation',
+              HINT = 'Only the retention job (manage.py prune_audit) deletes events.';
+    
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_append_only_d7474(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_append_only_d7474() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    
+    IF TG_OP = 'DELETE' AND OLD.pgh_created_at
+        < NULLIF(current_setting('audit.prune_before', true), '')::timestamptz THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit events are immutable: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation',
+              HINT = 'Only the retention job (manage.py prune_audit) deletes events.';
+    
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_append_only_d8b78(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_append_only_d8b78() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    
+    IF TG_OP = 'DELETE' AND OLD.pgh_created_at
+        < NULLIF(current_setting('audit.prune_before', true), '')::timestamptz THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit events are immutable: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation',
+              HINT = 'Only the retention job (manage.py prune_audit) deletes events.';
+    
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_delete_281ce(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_delete_281ce() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_usergroupevent" ("group_id", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "user_id") VALUES (OLD."group_id", OLD."id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'delete', OLD."id", OLD."user_id"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_delete_29b3a(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_delete_29b3a() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_productevent" ("attributes", "category_id", "created_at", "description", "id", "is_active", "name", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "price", "stock_quantity", "tags", "updated_at", "version") VALUES (OLD."attributes", OLD."category_id", OLD."created_at", OLD."description", OLD."id", OLD."is_active", OLD."name", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'delete', OLD."id", OLD."price", OLD."stock_quantity", OLD."tags", OLD."updated_at", OLD."version"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_delete_30416(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_delete_30416() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_orderitemevent" ("id", "order_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "product_id", "quantity", "unit_price") VALUES (OLD."id", OLD."order_id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'delete', OLD."id", OLD."product_id", OLD."quantity", OLD."unit_price"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_delete_5bec3(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_delete_5bec3() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_categoryevent" ("created_at", "id", "name", "parent_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "slug", "updated_at") VALUES (OLD."created_at", OLD."id", OLD."name", OLD."parent_id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'delete', OLD."id", OLD."slug", OLD."updated_at"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_delete_740dd(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_delete_740dd() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_userevent" ("created_at", "email", "id", "is_active", "is_staff", "is_superuser", "last_login", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "status", "updated_at", "username") VALUES (OLD."created_at", OLD."email", OLD."id", OLD."is_active", OLD."is_staff", OLD."is_superuser", OLD."last_login", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'delete', OLD."id", OLD."status", OLD."updated_at", OLD."username"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_delete_aa5aa(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_delete_aa5aa() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_userpermissionevent" ("id", "permission_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "user_id") VALUES (OLD."id", OLD."permission_id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'delete', OLD."id", OLD."user_id"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_delete_adb50(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_delete_adb50() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_userprofileevent" ("avatar_url", "bio", "created_at", "first_name", "last_name", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "phone", "updated_at", "user_id") VALUES (OLD."avatar_url", OLD."bio", OLD."created_at", OLD."first_name", OLD."last_name", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'delete', OLD."user_id", OLD."phone", OLD."updated_at", OLD."user_id"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_delete_d927c(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_delete_d927c() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_orderevent" ("created_at", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "shipping_address", "status", "total_amount", "updated_at", "user_id", "version") VALUES (OLD."created_at", OLD."id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'delete', OLD."id", OLD."shipping_address", OLD."status", OLD."total_amount", OLD."updated_at", OLD."user_id", OLD."version"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_insert_0c697(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_insert_0c697() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_userevent" ("created_at", "email", "id", "is_active", "is_staff", "is_superuser", "last_login", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "status", "updated_at", "username") VALUES (NEW."created_at", NEW."email", NEW."id", NEW."is_active", NEW."is_staff", NEW."is_superuser", NEW."last_login", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'insert', NEW."id", NEW."status", NEW."updated_at", NEW."username"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_insert_493e9(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_insert_493e9() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_categoryevent" ("created_at", "id", "name", "parent_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "slug", "updated_at") VALUES (NEW."created_at", NEW."id", NEW."name", NEW."parent_id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'insert', NEW."id", NEW."slug", NEW."updated_at"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_insert_83435(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_insert_83435() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_userpermissionevent" ("id", "permission_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "user_id") VALUES (NEW."id", NEW."permission_id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'insert', NEW."id", NEW."user_id"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_insert_a16a6(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_insert_a16a6() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_orderitemevent" ("id", "order_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "product_id", "quantity", "unit_price") VALUES (NEW."id", NEW."order_id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'insert', NEW."id", NEW."product_id", NEW."quantity", NEW."unit_price"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_insert_b4b0b(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_insert_b4b0b() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_usergroupevent" ("group_id", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "user_id") VALUES (NEW."group_id", NEW."id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'insert', NEW."id", NEW."user_id"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_insert_b91c0(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_insert_b91c0() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_orderevent" ("created_at", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "shipping_address", "status", "total_amount", "updated_at", "user_id", "version") VALUES (NEW."created_at", NEW."id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'insert', NEW."id", NEW."shipping_address", NEW."status", NEW."total_amount", NEW."updated_at", NEW."user_id", NEW."version"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_insert_badee(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_insert_badee() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_userprofileevent" ("avatar_url", "bio", "created_at", "first_name", "last_name", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "phone", "updated_at", "user_id") VALUES (NEW."avatar_url", NEW."bio", NEW."created_at", NEW."first_name", NEW."last_name", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'insert', NEW."user_id", NEW."phone", NEW."updated_at", NEW."user_id"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_insert_ebd0c(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_insert_ebd0c() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_productevent" ("attributes", "category_id", "created_at", "description", "id", "is_active", "name", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "price", "stock_quantity", "tags", "updated_at", "version") VALUES (NEW."attributes", NEW."category_id", NEW."created_at", NEW."description", NEW."id", NEW."is_active", NEW."name", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'insert', NEW."id", NEW."price", NEW."stock_quantity", NEW."tags", NEW."updated_at", NEW."version"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_update_053d4(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_update_053d4() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_orderitemevent" ("id", "order_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "product_id", "quantity", "unit_price") VALUES (NEW."id", NEW."order_id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'update', NEW."id", NEW."product_id", NEW."quantity", NEW."unit_price"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_update_66044(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_update_66044() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_productevent" ("attributes", "category_id", "created_at", "description", "id", "is_active", "name", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "price", "stock_quantity", "tags", "updated_at", "version") VALUES (NEW."attributes", NEW."category_id", NEW."created_at", NEW."description", NEW."id", NEW."is_active", NEW."name", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'update', NEW."id", NEW."price", NEW."stock_quantity", NEW."tags", NEW."updated_at", NEW."version"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_update_6db44(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_update_6db44() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_categoryevent" ("created_at", "id", "name", "parent_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "slug", "updated_at") VALUES (NEW."created_at", NEW."id", NEW."name", NEW."parent_id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'update', NEW."id", NEW."slug", NEW."updated_at"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_update_6e2a9(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_update_6e2a9() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_orderevent" ("created_at", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "shipping_address", "status", "total_amount", "updated_at", "user_id", "version") VALUES (NEW."created_at", NEW."id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'update', NEW."id", NEW."shipping_address", NEW."status", NEW."total_amount", NEW."updated_at", NEW."user_id", NEW."version"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_update_934ee(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_update_934ee() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_usergroupevent" ("group_id", "id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "user_id") VALUES (NEW."group_id", NEW."id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'update', NEW."id", NEW."user_id"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_update_98b4e(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_update_98b4e() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_userprofileevent" ("avatar_url", "bio", "created_at", "first_name", "last_name", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "phone", "updated_at", "user_id") VALUES (NEW."avatar_url", NEW."bio", NEW."created_at", NEW."first_name", NEW."last_name", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'update', NEW."user_id", NEW."phone", NEW."updated_at", NEW."user_id"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_update_ae13b(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_update_ae13b() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_userevent" ("created_at", "email", "id", "is_active", "is_staff", "is_superuser", "last_login", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "status", "updated_at", "username") VALUES (NEW."created_at", NEW."email", NEW."id", NEW."is_active", NEW."is_staff", NEW."is_superuser", NEW."last_login", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'update', NEW."id", NEW."status", NEW."updated_at", NEW."username"); RETURN NULL;
+                END;
+            $$;
+
+--
+-- Name: pgtrigger_audit_update_e0a61(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pgtrigger_audit_update_e0a61() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+                
+                BEGIN
+                    IF ("public"._pgtrigger_should_ignore(TG_NAME) IS TRUE) THEN
+                        IF (TG_OP = 'DELETE') THEN
+                            RETURN OLD;
+                        ELSE
+                            RETURN NEW;
+                        END IF;
+                    END IF;
+                    INSERT INTO "audit_userpermissionevent" ("id", "permission_id", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "user_id") VALUES (NEW."id", NEW."permission_id", COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_metadata', TRUE), ''), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING('pghistory.context_id', TRUE), ''), NULL)::UUID, clock_timestamp(), 'update', NEW."id", NEW."user_id"); RETURN NULL;
+                END;
+            $$;
+
+--
 -- Name: pgtrigger_order_total_matches_items_cf1ed(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -301,6 +1005,442 @@ BEGIN
     END IF;
 END
 $$;
+
+--
+-- Name: audit_event_pgh_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.audit_event_pgh_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: audit_categoryevent; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_categoryevent (
+    pgh_created_at timestamp with time zone NOT NULL,
+    pgh_label text NOT NULL,
+    pgh_id bigint DEFAULT nextval('public.audit_event_pgh_id_seq'::regclass) NOT NULL,
+    pgh_user_id bigint GENERATED ALWAYS AS (
+CASE
+    WHEN ((pgh_context ->> 'user'::text) ~ '^[0-9]{1,18}$'::text) THEN ((pgh_context ->> 'user'::text))::bigint
+    ELSE NULL::bigint
+END) STORED,
+    pgh_context jsonb,
+    pgh_context_id uuid,
+    id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT statement_timestamp() NOT NULL,
+    updated_at timestamp with time zone DEFAULT statement_timestamp() NOT NULL,
+    name character varying(120) NOT NULL,
+    slug character varying(140) NOT NULL,
+    parent_id bigint,
+    pgh_obj_id bigint NOT NULL
+);
+
+--
+-- Name: COLUMN audit_categoryevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_categoryevent.pgh_id IS 'From audit_event_pgh_id_seq, shared by every event table.';
+
+--
+-- Name: COLUMN audit_categoryevent.pgh_user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_categoryevent.pgh_user_id IS 'pgh_context->>''user'' as a number: the audit log''s user filter.';
+
+--
+-- Name: audit_orderevent; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_orderevent (
+    pgh_created_at timestamp with time zone NOT NULL,
+    pgh_label text NOT NULL,
+    pgh_id bigint DEFAULT nextval('public.audit_event_pgh_id_seq'::regclass) NOT NULL,
+    pgh_user_id bigint GENERATED ALWAYS AS (
+CASE
+    WHEN ((pgh_context ->> 'user'::text) ~ '^[0-9]{1,18}$'::text) THEN ((pgh_context ->> 'user'::text))::bigint
+    ELSE NULL::bigint
+END) STORED,
+    pgh_context jsonb,
+    pgh_context_id uuid,
+    id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT statement_timestamp() NOT NULL,
+    updated_at timestamp with time zone DEFAULT statement_timestamp() NOT NULL,
+    status character varying(16) DEFAULT 'pending'::character varying NOT NULL,
+    total_amount numeric(12,2) DEFAULT 0.00 NOT NULL,
+    shipping_address jsonb NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    pgh_obj_id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    CONSTRAINT audit_orderevent_version_check CHECK ((version >= 0))
+);
+
+--
+-- Name: COLUMN audit_orderevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_orderevent.pgh_id IS 'From audit_event_pgh_id_seq, shared by every event table.';
+
+--
+-- Name: COLUMN audit_orderevent.pgh_user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_orderevent.pgh_user_id IS 'pgh_context->>''user'' as a number: the audit log''s user filter.';
+
+--
+-- Name: COLUMN audit_orderevent.total_amount; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_orderevent.total_amount IS 'Equals the sum of the items'' subtotals, checked at commit by trigger.';
+
+--
+-- Name: COLUMN audit_orderevent.shipping_address; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_orderevent.shipping_address IS '{"name", "line1", "line2"?, "city", "postal_code", "country"}';
+
+--
+-- Name: COLUMN audit_orderevent.version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_orderevent.version IS 'Bumped by trigger on every change.';
+
+--
+-- Name: audit_orderitemevent; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_orderitemevent (
+    pgh_created_at timestamp with time zone NOT NULL,
+    pgh_label text NOT NULL,
+    pgh_id bigint DEFAULT nextval('public.audit_event_pgh_id_seq'::regclass) NOT NULL,
+    pgh_user_id bigint GENERATED ALWAYS AS (
+CASE
+    WHEN ((pgh_context ->> 'user'::text) ~ '^[0-9]{1,18}$'::text) THEN ((pgh_context ->> 'user'::text))::bigint
+    ELSE NULL::bigint
+END) STORED,
+    pgh_context jsonb,
+    pgh_context_id uuid,
+    id bigint NOT NULL,
+    quantity integer NOT NULL,
+    unit_price numeric(10,2) NOT NULL,
+    subtotal numeric(12,2) GENERATED ALWAYS AS (((quantity)::numeric * unit_price)) STORED,
+    order_id bigint NOT NULL,
+    pgh_obj_id bigint NOT NULL,
+    product_id bigint NOT NULL
+);
+
+--
+-- Name: COLUMN audit_orderitemevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_orderitemevent.pgh_id IS 'From audit_event_pgh_id_seq, shared by every event table.';
+
+--
+-- Name: COLUMN audit_orderitemevent.pgh_user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_orderitemevent.pgh_user_id IS 'pgh_context->>''user'' as a number: the audit log''s user filter.';
+
+--
+-- Name: COLUMN audit_orderitemevent.unit_price; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_orderitemevent.unit_price IS 'The product''s price when ordered.';
+
+--
+-- Name: COLUMN audit_orderitemevent.subtotal; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_orderitemevent.subtotal IS 'quantity x unit_price, computed by PostgreSQL (a stored generated column).';
+
+--
+-- Name: audit_productevent; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_productevent (
+    pgh_created_at timestamp with time zone NOT NULL,
+    pgh_label text NOT NULL,
+    pgh_id bigint DEFAULT nextval('public.audit_event_pgh_id_seq'::regclass) NOT NULL,
+    pgh_user_id bigint GENERATED ALWAYS AS (
+CASE
+    WHEN ((pgh_context ->> 'user'::text) ~ '^[0-9]{1,18}$'::text) THEN ((pgh_context ->> 'user'::text))::bigint
+    ELSE NULL::bigint
+END) STORED,
+    pgh_context jsonb,
+    pgh_context_id uuid,
+    id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT statement_timestamp() NOT NULL,
+    updated_at timestamp with time zone DEFAULT statement_timestamp() NOT NULL,
+    name character varying(200) NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    price numeric(10,2) NOT NULL,
+    stock_quantity integer DEFAULT 0 NOT NULL,
+    tags character varying(50)[] DEFAULT '{}'::character varying(50)[] NOT NULL,
+    attributes jsonb DEFAULT '{}'::jsonb NOT NULL,
+    is_active boolean DEFAULT true NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    category_id bigint NOT NULL,
+    pgh_obj_id bigint NOT NULL,
+    CONSTRAINT audit_productevent_version_check CHECK ((version >= 0))
+);
+
+--
+-- Name: COLUMN audit_productevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_productevent.pgh_id IS 'From audit_event_pgh_id_seq, shared by every event table.';
+
+--
+-- Name: COLUMN audit_productevent.pgh_user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_productevent.pgh_user_id IS 'pgh_context->>''user'' as a number: the audit log''s user filter.';
+
+--
+-- Name: COLUMN audit_productevent.version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_productevent.version IS 'Bumped by trigger on every change.';
+
+--
+-- Name: audit_userevent; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_userevent (
+    pgh_created_at timestamp with time zone NOT NULL,
+    pgh_label text NOT NULL,
+    pgh_id bigint DEFAULT nextval('public.audit_event_pgh_id_seq'::regclass) NOT NULL,
+    pgh_user_id bigint GENERATED ALWAYS AS (
+CASE
+    WHEN ((pgh_context ->> 'user'::text) ~ '^[0-9]{1,18}$'::text) THEN ((pgh_context ->> 'user'::text))::bigint
+    ELSE NULL::bigint
+END) STORED,
+    pgh_context jsonb,
+    pgh_context_id uuid,
+    id bigint NOT NULL,
+    last_login timestamp with time zone,
+    is_superuser boolean NOT NULL,
+    created_at timestamp with time zone DEFAULT statement_timestamp() NOT NULL,
+    updated_at timestamp with time zone DEFAULT statement_timestamp() NOT NULL,
+    username character varying(150) NOT NULL,
+    email character varying(254) NOT NULL,
+    status character varying(16) DEFAULT 'active'::character varying NOT NULL,
+    is_staff boolean DEFAULT false NOT NULL,
+    is_active boolean DEFAULT true NOT NULL,
+    pgh_obj_id bigint NOT NULL
+);
+
+--
+-- Name: COLUMN audit_userevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_userevent.pgh_id IS 'From audit_event_pgh_id_seq, shared by every event table.';
+
+--
+-- Name: COLUMN audit_userevent.pgh_user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_userevent.pgh_user_id IS 'pgh_context->>''user'' as a number: the audit log''s user filter.';
+
+--
+-- Name: COLUMN audit_userevent.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_userevent.status IS 'Account state; added by the safe migrations 0002-0006.';
+
+--
+-- Name: audit_usergroupevent; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_usergroupevent (
+    pgh_created_at timestamp with time zone NOT NULL,
+    pgh_label text NOT NULL,
+    pgh_id bigint DEFAULT nextval('public.audit_event_pgh_id_seq'::regclass) NOT NULL,
+    pgh_user_id bigint GENERATED ALWAYS AS (
+CASE
+    WHEN ((pgh_context ->> 'user'::text) ~ '^[0-9]{1,18}$'::text) THEN ((pgh_context ->> 'user'::text))::bigint
+    ELSE NULL::bigint
+END) STORED,
+    pgh_context jsonb,
+    pgh_context_id uuid,
+    id bigint NOT NULL,
+    group_id integer NOT NULL,
+    pgh_obj_id bigint NOT NULL,
+    user_id bigint NOT NULL
+);
+
+--
+-- Name: COLUMN audit_usergroupevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_usergroupevent.pgh_id IS 'From audit_event_pgh_id_seq, shared by every event table.';
+
+--
+-- Name: COLUMN audit_usergroupevent.pgh_user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_usergroupevent.pgh_user_id IS 'pgh_context->>''user'' as a number: the audit log''s user filter.';
+
+--
+-- Name: audit_userpermissionevent; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_userpermissionevent (
+    pgh_created_at timestamp with time zone NOT NULL,
+    pgh_label text NOT NULL,
+    pgh_id bigint DEFAULT nextval('public.audit_event_pgh_id_seq'::regclass) NOT NULL,
+    pgh_user_id bigint GENERATED ALWAYS AS (
+CASE
+    WHEN ((pgh_context ->> 'user'::text) ~ '^[0-9]{1,18}$'::text) THEN ((pgh_context ->> 'user'::text))::bigint
+    ELSE NULL::bigint
+END) STORED,
+    pgh_context jsonb,
+    pgh_context_id uuid,
+    id bigint NOT NULL,
+    permission_id integer NOT NULL,
+    pgh_obj_id bigint NOT NULL,
+    user_id bigint NOT NULL
+);
+
+--
+-- Name: COLUMN audit_userpermissionevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_userpermissionevent.pgh_id IS 'From audit_event_pgh_id_seq, shared by every event table.';
+
+--
+-- Name: COLUMN audit_userpermissionevent.pgh_user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_userpermissionevent.pgh_user_id IS 'pgh_context->>''user'' as a number: the audit log''s user filter.';
+
+--
+-- Name: audit_userprofileevent; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_userprofileevent (
+    pgh_created_at timestamp with time zone NOT NULL,
+    pgh_label text NOT NULL,
+    pgh_id bigint DEFAULT nextval('public.audit_event_pgh_id_seq'::regclass) NOT NULL,
+    pgh_user_id bigint GENERATED ALWAYS AS (
+CASE
+    WHEN ((pgh_context ->> 'user'::text) ~ '^[0-9]{1,18}$'::text) THEN ((pgh_context ->> 'user'::text))::bigint
+    ELSE NULL::bigint
+END) STORED,
+    pgh_context jsonb,
+    pgh_context_id uuid,
+    created_at timestamp with time zone DEFAULT statement_timestamp() NOT NULL,
+    updated_at timestamp with time zone DEFAULT statement_timestamp() NOT NULL,
+    first_name character varying(150) DEFAULT ''::character varying NOT NULL,
+    last_name character varying(150) DEFAULT ''::character varying NOT NULL,
+    phone character varying(32) DEFAULT ''::character varying NOT NULL,
+    bio text DEFAULT ''::text NOT NULL,
+    avatar_url character varying(500) DEFAULT ''::character varying NOT NULL,
+    pgh_obj_id bigint NOT NULL,
+    user_id bigint NOT NULL
+);
+
+--
+-- Name: COLUMN audit_userprofileevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_userprofileevent.pgh_id IS 'From audit_event_pgh_id_seq, shared by every event table.';
+
+--
+-- Name: COLUMN audit_userprofileevent.pgh_user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.audit_userprofileevent.pgh_user_id IS 'pgh_context->>''user'' as a number: the audit log''s user filter.';
+
+--
+-- Name: audit_log; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.audit_log AS
+ SELECT audit_userevent.pgh_id,
+    audit_userevent.pgh_created_at,
+    audit_userevent.pgh_label,
+    'shop.user'::text AS object_model,
+    audit_userevent.pgh_obj_id AS object_id,
+    audit_userevent.pgh_context,
+    audit_userevent.pgh_context_id,
+    audit_userevent.pgh_user_id
+   FROM public.audit_userevent
+UNION ALL
+ SELECT audit_usergroupevent.pgh_id,
+    audit_usergroupevent.pgh_created_at,
+    audit_usergroupevent.pgh_label,
+    'shop.usergroup'::text AS object_model,
+    audit_usergroupevent.pgh_obj_id AS object_id,
+    audit_usergroupevent.pgh_context,
+    audit_usergroupevent.pgh_context_id,
+    audit_usergroupevent.pgh_user_id
+   FROM public.audit_usergroupevent
+UNION ALL
+ SELECT audit_userpermissionevent.pgh_id,
+    audit_userpermissionevent.pgh_created_at,
+    audit_userpermissionevent.pgh_label,
+    'shop.userpermission'::text AS object_model,
+    audit_userpermissionevent.pgh_obj_id AS object_id,
+    audit_userpermissionevent.pgh_context,
+    audit_userpermissionevent.pgh_context_id,
+    audit_userpermissionevent.pgh_user_id
+   FROM public.audit_userpermissionevent
+UNION ALL
+ SELECT audit_userprofileevent.pgh_id,
+    audit_userprofileevent.pgh_created_at,
+    audit_userprofileevent.pgh_label,
+    'shop.userprofile'::text AS object_model,
+    audit_userprofileevent.pgh_obj_id AS object_id,
+    audit_userprofileevent.pgh_context,
+    audit_userprofileevent.pgh_context_id,
+    audit_userprofileevent.pgh_user_id
+   FROM public.audit_userprofileevent
+UNION ALL
+ SELECT audit_categoryevent.pgh_id,
+    audit_categoryevent.pgh_created_at,
+    audit_categoryevent.pgh_label,
+    'shop.category'::text AS object_model,
+    audit_categoryevent.pgh_obj_id AS object_id,
+    audit_categoryevent.pgh_context,
+    audit_categoryevent.pgh_context_id,
+    audit_categoryevent.pgh_user_id
+   FROM public.audit_categoryevent
+UNION ALL
+ SELECT audit_productevent.pgh_id,
+    audit_productevent.pgh_created_at,
+    audit_productevent.pgh_label,
+    'shop.product'::text AS object_model,
+    audit_productevent.pgh_obj_id AS object_id,
+    audit_productevent.pgh_context,
+    audit_productevent.pgh_context_id,
+    audit_productevent.pgh_user_id
+   FROM public.audit_productevent
+UNION ALL
+ SELECT audit_orderevent.pgh_id,
+    audit_orderevent.pgh_created_at,
+    audit_orderevent.pgh_label,
+    'shop.order'::text AS object_model,
+    audit_orderevent.pgh_obj_id AS object_id,
+    audit_orderevent.pgh_context,
+    audit_orderevent.pgh_context_id,
+    audit_orderevent.pgh_user_id
+   FROM public.audit_orderevent
+UNION ALL
+ SELECT audit_orderitemevent.pgh_id,
+    audit_orderitemevent.pgh_created_at,
+    audit_orderitemevent.pgh_label,
+    'shop.orderitem'::text AS object_model,
+    audit_orderitemevent.pgh_obj_id AS object_id,
+    audit_orderitemevent.pgh_context,
+    audit_orderitemevent.pgh_context_id,
+    audit_orderitemevent.pgh_user_id
+   FROM public.audit_orderitemevent;
 
 --
 -- Name: auth_group; Type: TABLE; Schema: public; Owner: -
@@ -831,6 +1971,62 @@ CREATE TABLE public.shop_userprofile (
 COMMENT ON TABLE public.shop_userprofile IS 'Optional personal details, one row per user, deleted with the user.';
 
 --
+-- Name: audit_categoryevent audit_categoryevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_categoryevent
+    ADD CONSTRAINT audit_categoryevent_pkey PRIMARY KEY (pgh_id);
+
+--
+-- Name: audit_orderevent audit_orderevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_orderevent
+    ADD CONSTRAINT audit_orderevent_pkey PRIMARY KEY (pgh_id);
+
+--
+-- Name: audit_orderitemevent audit_orderitemevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_orderitemevent
+    ADD CONSTRAINT audit_orderitemevent_pkey PRIMARY KEY (pgh_id);
+
+--
+-- Name: audit_productevent audit_productevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_productevent
+    ADD CONSTRAINT audit_productevent_pkey PRIMARY KEY (pgh_id);
+
+--
+-- Name: audit_userevent audit_userevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_userevent
+    ADD CONSTRAINT audit_userevent_pkey PRIMARY KEY (pgh_id);
+
+--
+-- Name: audit_usergroupevent audit_usergroupevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_usergroupevent
+    ADD CONSTRAINT audit_usergroupevent_pkey PRIMARY KEY (pgh_id);
+
+--
+-- Name: audit_userpermissionevent audit_userpermissionevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_userpermissionevent
+    ADD CONSTRAINT audit_userpermissionevent_pkey PRIMARY KEY (pgh_id);
+
+--
+-- Name: audit_userprofileevent audit_userprofileevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_userprofileevent
+    ADD CONSTRAINT audit_userprofileevent_pkey PRIMARY KEY (pgh_id);
+
+--
 -- Name: auth_group auth_group_name_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1041,6 +2237,198 @@ ALTER TABLE ONLY public.shop_userprofile
     ADD CONSTRAINT shop_userprofile_pkey PRIMARY KEY (user_id);
 
 --
+-- Name: audit_category_del_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_category_del_idx ON public.audit_categoryevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+
+--
+-- Name: audit_category_obj_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_category_obj_idx ON public.audit_categoryevent USING btree (pgh_obj_id, pgh_id DESC);
+
+--
+-- Name: audit_category_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_category_time_idx ON public.audit_categoryevent USING btree (pgh_created_at DESC, pgh_id DESC);
+
+--
+-- Name: audit_category_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_category_user_idx ON public.audit_categoryevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+
+--
+-- Name: audit_order_del_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_order_del_idx ON public.audit_orderevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+
+--
+-- Name: audit_order_obj_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_order_obj_idx ON public.audit_orderevent USING btree (pgh_obj_id, pgh_id DESC);
+
+--
+-- Name: audit_order_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_order_time_idx ON public.audit_orderevent USING btree (pgh_created_at DESC, pgh_id DESC);
+
+--
+-- Name: audit_order_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_order_user_idx ON public.audit_orderevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+
+--
+-- Name: audit_orderitem_del_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_orderitem_del_idx ON public.audit_orderitemevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+
+--
+-- Name: audit_orderitem_obj_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_orderitem_obj_idx ON public.audit_orderitemevent USING btree (pgh_obj_id, pgh_id DESC);
+
+--
+-- Name: audit_orderitem_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_orderitem_time_idx ON public.audit_orderitemevent USING btree (pgh_created_at DESC, pgh_id DESC);
+
+--
+-- Name: audit_orderitem_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_orderitem_user_idx ON public.audit_orderitemevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+
+--
+-- Name: audit_product_del_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_product_del_idx ON public.audit_productevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+
+--
+-- Name: audit_product_obj_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_product_obj_idx ON public.audit_productevent USING btree (pgh_obj_id, pgh_id DESC);
+
+--
+-- Name: audit_product_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_product_time_idx ON public.audit_productevent USING btree (pgh_created_at DESC, pgh_id DESC);
+
+--
+-- Name: audit_product_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_product_user_idx ON public.audit_productevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+
+--
+-- Name: audit_profile_del_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_profile_del_idx ON public.audit_userprofileevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+
+--
+-- Name: audit_profile_obj_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_profile_obj_idx ON public.audit_userprofileevent USING btree (pgh_obj_id, pgh_id DESC);
+
+--
+-- Name: audit_profile_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_profile_time_idx ON public.audit_userprofileevent USING btree (pgh_created_at DESC, pgh_id DESC);
+
+--
+-- Name: audit_profile_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_profile_user_idx ON public.audit_userprofileevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+
+--
+-- Name: audit_user_del_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_user_del_idx ON public.audit_userevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+
+--
+-- Name: audit_user_obj_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_user_obj_idx ON public.audit_userevent USING btree (pgh_obj_id, pgh_id DESC);
+
+--
+-- Name: audit_user_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_user_time_idx ON public.audit_userevent USING btree (pgh_created_at DESC, pgh_id DESC);
+
+--
+-- Name: audit_user_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_user_user_idx ON public.audit_userevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+
+--
+-- Name: audit_usergroup_del_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_usergroup_del_idx ON public.audit_usergroupevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+
+--
+-- Name: audit_usergroup_obj_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_usergroup_obj_idx ON public.audit_usergroupevent USING btree (pgh_obj_id, pgh_id DESC);
+
+--
+-- Name: audit_usergroup_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_usergroup_time_idx ON public.audit_usergroupevent USING btree (pgh_created_at DESC, pgh_id DESC);
+
+--
+-- Name: audit_usergroup_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_usergroup_user_idx ON public.audit_usergroupevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+
+--
+-- Name: audit_userperm_del_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_userperm_del_idx ON public.audit_userpermissionevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+
+--
+-- Name: audit_userperm_obj_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_userperm_obj_idx ON public.audit_userpermissionevent USING btree (pgh_obj_id, pgh_id DESC);
+
+--
+-- Name: audit_userperm_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_userperm_time_idx ON public.audit_userpermissionevent USING btree (pgh_created_at DESC, pgh_id DESC);
+
+--
+-- Name: audit_userperm_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_userperm_user_idx ON public.audit_userpermissionevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+
+--
 -- Name: auth_group_name_a6ea08ec_like; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1183,6 +2571,390 @@ CREATE INDEX shop_user_user_permissions_permission_id_ace4643b ON public.shop_us
 --
 
 CREATE INDEX shop_user_username_0b1fc3cb_like ON public.shop_user USING btree (username varchar_pattern_ops);
+
+--
+-- Name: audit_userprofileevent pgtrigger_append_only_32bc7; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_append_only_32bc7 BEFORE DELETE OR UPDATE ON public.audit_userprofileevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_32bc7();
+
+--
+-- Name: TRIGGER pgtrigger_append_only_32bc7 ON audit_userprofileevent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_append_only_32bc7 ON public.audit_userprofileevent IS '4fdf17a992bba2c0db368a7342447e3f3274448e';
+
+--
+-- Name: audit_userevent pgtrigger_append_only_62dad; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_append_only_62dad BEFORE DELETE OR UPDATE ON public.audit_userevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_62dad();
+
+--
+-- Name: TRIGGER pgtrigger_append_only_62dad ON audit_userevent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_append_only_62dad ON public.audit_userevent IS '4dcc950fff6e66d395b048f37ec8ad767a43c68a';
+
+--
+-- Name: audit_productevent pgtrigger_append_only_7a187; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_append_only_7a187 BEFORE DELETE OR UPDATE ON public.audit_productevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_7a187();
+
+--
+-- Name: TRIGGER pgtrigger_append_only_7a187 ON audit_productevent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_append_only_7a187 ON public.audit_productevent IS 'e5613326981dffa96574d9a22d6372328f9783c0';
+
+--
+-- Name: audit_categoryevent pgtrigger_append_only_9bb86; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_append_only_9bb86 BEFORE DELETE OR UPDATE ON public.audit_categoryevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_9bb86();
+
+--
+-- Name: TRIGGER pgtrigger_append_only_9bb86 ON audit_categoryevent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_append_only_9bb86 ON public.audit_categoryevent IS 'e01bd0507c67c9749a5ed96ff77f7aed3acc48ca';
+
+--
+-- Name: audit_orderevent pgtrigger_append_only_a4de2; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_append_only_a4de2 BEFORE DELETE OR UPDATE ON public.audit_orderevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_a4de2();
+
+--
+-- Name: TRIGGER pgtrigger_append_only_a4de2 ON audit_orderevent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_append_only_a4de2 ON public.audit_orderevent IS 'ffd600e65e9dbf8e671d59e0919daf1f17d29fd6';
+
+--
+-- Name: audit_usergroupevent pgtrigger_append_only_a9ace; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_append_only_a9ace BEFORE DELETE OR UPDATE ON public.audit_usergroupevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_a9ace();
+
+--
+-- Name: TRIGGER pgtrigger_append_only_a9ace ON audit_usergroupevent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_append_only_a9ace ON public.audit_usergroupevent IS '84d090bae5fd37137891475dba884a9048ff4af0';
+
+--
+-- Name: audit_orderitemevent pgtrigger_append_only_d7474; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_append_only_d7474 BEFORE DELETE OR UPDATE ON public.audit_orderitemevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_d7474();
+
+--
+-- Name: TRIGGER pgtrigger_append_only_d7474 ON audit_orderitemevent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_append_only_d7474 ON public.audit_orderitemevent IS '78cf13694e2d1f07d954a22c7b7e8b38164c79f7';
+
+--
+-- Name: audit_userpermissionevent pgtrigger_append_only_d8b78; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_append_only_d8b78 BEFORE DELETE OR UPDATE ON public.audit_userpermissionevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_d8b78();
+
+--
+-- Name: TRIGGER pgtrigger_append_only_d8b78 ON audit_userpermissionevent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_append_only_d8b78 ON public.audit_userpermissionevent IS 'da812c1f35cdb1edecbea16b259be94cab74cdfb';
+
+--
+-- Name: shop_user_groups pgtrigger_audit_delete_281ce; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_delete_281ce AFTER DELETE ON public.shop_user_groups FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_delete_281ce();
+
+--
+-- Name: TRIGGER pgtrigger_audit_delete_281ce ON shop_user_groups; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_delete_281ce ON public.shop_user_groups IS 'c04198adc9b4c2b47d2a7be26a3c82911e47c57d';
+
+--
+-- Name: shop_product pgtrigger_audit_delete_29b3a; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_delete_29b3a AFTER DELETE ON public.shop_product FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_delete_29b3a();
+
+--
+-- Name: TRIGGER pgtrigger_audit_delete_29b3a ON shop_product; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_delete_29b3a ON public.shop_product IS '17364fe57e3461c1150a70f77705e6ffcae95451';
+
+--
+-- Name: shop_orderitem pgtrigger_audit_delete_30416; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_delete_30416 AFTER DELETE ON public.shop_orderitem FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_delete_30416();
+
+--
+-- Name: TRIGGER pgtrigger_audit_delete_30416 ON shop_orderitem; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_delete_30416 ON public.shop_orderitem IS 'ef0642f92a08486cb307cb5ad7fea6f59f4ad30a';
+
+--
+-- Name: shop_category pgtrigger_audit_delete_5bec3; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_delete_5bec3 AFTER DELETE ON public.shop_category FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_delete_5bec3();
+
+--
+-- Name: TRIGGER pgtrigger_audit_delete_5bec3 ON shop_category; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_delete_5bec3 ON public.shop_category IS '87fa24241b7eca0263806b8fb351139906cac36a';
+
+--
+-- Name: shop_user pgtrigger_audit_delete_740dd; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_delete_740dd AFTER DELETE ON public.shop_user FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_delete_740dd();
+
+--
+-- Name: TRIGGER pgtrigger_audit_delete_740dd ON shop_user; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_delete_740dd ON public.shop_user IS '58868f53fa9f2f6c7ce1a3a7ca3b56c177cedced';
+
+--
+-- Name: shop_user_user_permissions pgtrigger_audit_delete_aa5aa; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_delete_aa5aa AFTER DELETE ON public.shop_user_user_permissions FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_delete_aa5aa();
+
+--
+-- Name: TRIGGER pgtrigger_audit_delete_aa5aa ON shop_user_user_permissions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_delete_aa5aa ON public.shop_user_user_permissions IS '8a4ba1aba1b10f1980eb83ac84e231bdd28659c6';
+
+--
+-- Name: shop_userprofile pgtrigger_audit_delete_adb50; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_delete_adb50 AFTER DELETE ON public.shop_userprofile FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_delete_adb50();
+
+--
+-- Name: TRIGGER pgtrigger_audit_delete_adb50 ON shop_userprofile; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_delete_adb50 ON public.shop_userprofile IS '11f5c0fb176178aae8cd648b4f75c9fe3e777af3';
+
+--
+-- Name: shop_order pgtrigger_audit_delete_d927c; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_delete_d927c AFTER DELETE ON public.shop_order FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_delete_d927c();
+
+--
+-- Name: TRIGGER pgtrigger_audit_delete_d927c ON shop_order; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_delete_d927c ON public.shop_order IS '94642ca7f1321d5ec5de90cfe0e4826c2fdca538';
+
+--
+-- Name: shop_user pgtrigger_audit_insert_0c697; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_insert_0c697 AFTER INSERT ON public.shop_user FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_insert_0c697();
+
+--
+-- Name: TRIGGER pgtrigger_audit_insert_0c697 ON shop_user; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_insert_0c697 ON public.shop_user IS '4b186d9c53e91b32491107f01f5881d506bd9eb4';
+
+--
+-- Name: shop_category pgtrigger_audit_insert_493e9; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_insert_493e9 AFTER INSERT ON public.shop_category FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_insert_493e9();
+
+--
+-- Name: TRIGGER pgtrigger_audit_insert_493e9 ON shop_category; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_insert_493e9 ON public.shop_category IS 'e0814fb62a84880a8be7edd60dbde9c529fcfb0e';
+
+--
+-- Name: shop_user_user_permissions pgtrigger_audit_insert_83435; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_insert_83435 AFTER INSERT ON public.shop_user_user_permissions FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_insert_83435();
+
+--
+-- Name: TRIGGER pgtrigger_audit_insert_83435 ON shop_user_user_permissions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_insert_83435 ON public.shop_user_user_permissions IS '29a4d4f8d8351806bd2a654a6f41a2068a07e525';
+
+--
+-- Name: shop_orderitem pgtrigger_audit_insert_a16a6; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_insert_a16a6 AFTER INSERT ON public.shop_orderitem FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_insert_a16a6();
+
+--
+-- Name: TRIGGER pgtrigger_audit_insert_a16a6 ON shop_orderitem; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_insert_a16a6 ON public.shop_orderitem IS 'a7ac14115cfb6d5c64baf569533ee377edd1a2db';
+
+--
+-- Name: shop_user_groups pgtrigger_audit_insert_b4b0b; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_insert_b4b0b AFTER INSERT ON public.shop_user_groups FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_insert_b4b0b();
+
+--
+-- Name: TRIGGER pgtrigger_audit_insert_b4b0b ON shop_user_groups; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_insert_b4b0b ON public.shop_user_groups IS '056acfffdbf7cf21db32519168c9282fe3b6d8c2';
+
+--
+-- Name: shop_order pgtrigger_audit_insert_b91c0; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_insert_b91c0 AFTER INSERT ON public.shop_order FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_insert_b91c0();
+
+--
+-- Name: TRIGGER pgtrigger_audit_insert_b91c0 ON shop_order; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_insert_b91c0 ON public.shop_order IS 'b994d557f8c3b4a5cdf6c762d90ffad20b94bf1d';
+
+--
+-- Name: shop_userprofile pgtrigger_audit_insert_badee; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_insert_badee AFTER INSERT ON public.shop_userprofile FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_insert_badee();
+
+--
+-- Name: TRIGGER pgtrigger_audit_insert_badee ON shop_userprofile; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_insert_badee ON public.shop_userprofile IS '60de45667eeb1230f7ff3639e22dd7f7c84e7624';
+
+--
+-- Name: shop_product pgtrigger_audit_insert_ebd0c; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_insert_ebd0c AFTER INSERT ON public.shop_product FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_audit_insert_ebd0c();
+
+--
+-- Name: TRIGGER pgtrigger_audit_insert_ebd0c ON shop_product; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_insert_ebd0c ON public.shop_product IS '61422ce28c41c69abf46ba0383222461831a78de';
+
+--
+-- Name: shop_orderitem pgtrigger_audit_update_053d4; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_update_053d4 AFTER UPDATE ON public.shop_orderitem FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.pgtrigger_audit_update_053d4();
+
+--
+-- Name: TRIGGER pgtrigger_audit_update_053d4 ON shop_orderitem; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_update_053d4 ON public.shop_orderitem IS '7f07806bf4bb64507eda787fd64246569d68860a';
+
+--
+-- Name: shop_product pgtrigger_audit_update_66044; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_update_66044 AFTER UPDATE ON public.shop_product FOR EACH ROW WHEN (((old.attributes IS DISTINCT FROM new.attributes) OR (old.category_id IS DISTINCT FROM new.category_id) OR (old.created_at IS DISTINCT FROM new.created_at) OR (old.description IS DISTINCT FROM new.description) OR (old.id IS DISTINCT FROM new.id) OR (old.is_active IS DISTINCT FROM new.is_active) OR ((old.name)::text IS DISTINCT FROM (new.name)::text) OR (old.price IS DISTINCT FROM new.price) OR (old.stock_quantity IS DISTINCT FROM new.stock_quantity) OR (old.tags IS DISTINCT FROM new.tags) OR (old.updated_at IS DISTINCT FROM new.updated_at) OR (old.version IS DISTINCT FROM new.version))) EXECUTE FUNCTION public.pgtrigger_audit_update_66044();
+
+--
+-- Name: TRIGGER pgtrigger_audit_update_66044 ON shop_product; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_update_66044 ON public.shop_product IS '99bb71e659b0c5c05c1658e7e7b442c697a09f67';
+
+--
+-- Name: shop_category pgtrigger_audit_update_6db44; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_update_6db44 AFTER UPDATE ON public.shop_category FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.pgtrigger_audit_update_6db44();
+
+--
+-- Name: TRIGGER pgtrigger_audit_update_6db44 ON shop_category; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_update_6db44 ON public.shop_category IS '22e6bf05bb6a8ae62c2764ba7e7c84677544af1b';
+
+--
+-- Name: shop_order pgtrigger_audit_update_6e2a9; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_update_6e2a9 AFTER UPDATE ON public.shop_order FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.pgtrigger_audit_update_6e2a9();
+
+--
+-- Name: TRIGGER pgtrigger_audit_update_6e2a9 ON shop_order; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_update_6e2a9 ON public.shop_order IS '464e0ab32a0d2a2db97688172e347a4c734aa61d';
+
+--
+-- Name: shop_user_groups pgtrigger_audit_update_934ee; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_update_934ee AFTER UPDATE ON public.shop_user_groups FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.pgtrigger_audit_update_934ee();
+
+--
+-- Name: TRIGGER pgtrigger_audit_update_934ee ON shop_user_groups; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_update_934ee ON public.shop_user_groups IS '5e15bc535da28523928ad1a14161c95da2360fb4';
+
+--
+-- Name: shop_userprofile pgtrigger_audit_update_98b4e; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_update_98b4e AFTER UPDATE ON public.shop_userprofile FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.pgtrigger_audit_update_98b4e();
+
+--
+-- Name: TRIGGER pgtrigger_audit_update_98b4e ON shop_userprofile; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_update_98b4e ON public.shop_userprofile IS '1dbac64649239ef81f0250424a294c106fb682ee';
+
+--
+-- Name: shop_user pgtrigger_audit_update_ae13b; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_update_ae13b AFTER UPDATE ON public.shop_user FOR EACH ROW WHEN (((old.created_at IS DISTINCT FROM new.created_at) OR ((old.email)::text IS DISTINCT FROM (new.email)::text) OR (old.id IS DISTINCT FROM new.id) OR (old.is_active IS DISTINCT FROM new.is_active) OR (old.is_staff IS DISTINCT FROM new.is_staff) OR (old.is_superuser IS DISTINCT FROM new.is_superuser) OR (old.last_login IS DISTINCT FROM new.last_login) OR ((old.status)::text IS DISTINCT FROM (new.status)::text) OR (old.updated_at IS DISTINCT FROM new.updated_at) OR ((old.username)::text IS DISTINCT FROM (new.username)::text))) EXECUTE FUNCTION public.pgtrigger_audit_update_ae13b();
+
+--
+-- Name: TRIGGER pgtrigger_audit_update_ae13b ON shop_user; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_update_ae13b ON public.shop_user IS '1caf6f1f5928b78fdc03321e819f409a7591a126';
+
+--
+-- Name: shop_user_user_permissions pgtrigger_audit_update_e0a61; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER pgtrigger_audit_update_e0a61 AFTER UPDATE ON public.shop_user_user_permissions FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.pgtrigger_audit_update_e0a61();
+
+--
+-- Name: TRIGGER pgtrigger_audit_update_e0a61 ON shop_user_user_permissions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER pgtrigger_audit_update_e0a61 ON public.shop_user_user_permissions IS 'e219dea1d786e979c2ce8d90a830029d0b226852';
 
 --
 -- Name: shop_orderitem pgtrigger_order_total_matches_items_cf1ed; Type: TRIGGER; Schema: public; Owner: -

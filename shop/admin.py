@@ -1,5 +1,8 @@
 """The staff UI for the shop: users and profiles, the catalogue, orders (read-mostly).
 
+Every page's "History" button shows the object's audit history (audit.admin.HistoryAdminMixin):
+every change recorded by the database's triggers, not only the admin's own.
+
 Every changelist decides its joins up front (list_select_related), so its query count does not
 depend on the number of rows shown; tests/shop/test_admin.py holds each page to an exact
 budget. Foreign keys to big tables use raw-id inputs (a <select> of 100k users would load
@@ -19,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import ngettext
 
+from audit.admin import HistoryAdminMixin
 from shop.forms import (
     CategoryAdminForm,
     OrderAdminForm,
@@ -50,7 +54,7 @@ class UserProfileInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(HistoryAdminMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     inlines = (UserProfileInline,)
@@ -97,7 +101,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(UserProfile)
-class UserProfileAdmin(admin.ModelAdmin):
+class UserProfileAdmin(HistoryAdminMixin, admin.ModelAdmin):
     list_display = ("user", "first_name", "last_name", "phone", "updated_at")
     list_select_related = ("user",)
     list_filter = ("user__status", "user__is_staff")
@@ -139,7 +143,7 @@ class CategoryLevelFilter(admin.SimpleListFilter):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(HistoryAdminMixin, admin.ModelAdmin):
     form = CategoryAdminForm
     list_display = ("name", "slug", "parent", "updated_at")
     list_select_related = ("parent",)
@@ -152,7 +156,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(HistoryAdminMixin, admin.ModelAdmin):
     form = ProductAdminForm
     list_display = ("name", "category", "price", "stock_quantity", "is_active", "updated_at")
     list_select_related = ("category",)
@@ -215,7 +219,7 @@ class OrderItemInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(HistoryAdminMixin, admin.ModelAdmin):
     form = OrderAdminForm
     inlines = (OrderItemInline,)
     list_display = ("id", "user", "status", "total_amount", "created_at")
@@ -278,7 +282,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class OrderItemAdmin(HistoryAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "order", "product", "quantity", "unit_price", "subtotal")
     list_select_related = ("order", "product")
     list_filter = ("order__status",)

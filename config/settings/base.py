@@ -4,6 +4,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+import pghistory
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -24,8 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "pgtrigger",
-    "pghistory",
-    "pghistory.admin",
+    "pghistory",  # its own admin (pghistory.admin) is left out: audit/admin.py replaces it
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -42,6 +42,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: every write of the request is recorded with its user, method, path
+    # and request id (audit/middleware.py).
+    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -210,6 +213,18 @@ SPECTACULAR_SETTINGS = {
         "TransitionStatusEnum": ["processing", "shipped", "delivered", "cancelled"],
     },
 }
+
+# --------------------------------------------------------------------------- audit history
+# django-pghistory, configured in audit/models.py; these are the settings it only reads globally.
+# Event time is the moment the trigger ran (clock_timestamp()), not the transaction's start
+# (now()): per object it then follows the order of the changes, which time travel relies on.
+PGHISTORY_CREATED_AT_FUNCTION = "clock_timestamp()"
+# Foreign keys copied into event tables are plain columns: no constraint (history outlives the
+# rows it mentions) and no index (each one would cost every write; audit/models.py indexes
+# what the admin reads).
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+# Events older than this are deleted by `manage.py prune_audit` (audit/retention.py).
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

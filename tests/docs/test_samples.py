@@ -14,6 +14,7 @@ Any other block fails the suite. The generated erd.md and schema.md have no samp
 """
 
 import re
+import shlex
 import textwrap
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def classify(block) -> str:
         return "autocommit"
     if language == "python" and rest.startswith("example "):
         return "example"
+    if language == "sh" and rest == "make":
+        return "make"
     if rest and (ROOT / rest).is_file():
         return "verbatim"
     return "unchecked"
@@ -63,7 +66,36 @@ def test_every_code_block_is_checked():
     found = blocks()
 
     assert [label(b) for b in found if classify(b) == "unchecked"] == []
-    assert {classify(b) for b in found} == {"rolled-back", "autocommit", "verbatim", "example"}
+    assert {classify(b) for b in found} == {
+        "rolled-back",
+        "autocommit",
+        "verbatim",
+        "example",
+        "make",
+    }
+
+
+def test_make_blocks_name_real_targets_and_commands():
+    """```sh make blocks: each line is `[VAR=value ...] make <target> [ARGS="<command> ..."]`,
+    with a target the Makefile defines and, for `make manage`, a real management command."""
+    from django.core.management import get_commands
+
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, flags=re.MULTILINE))
+    wrong = []
+    for block in blocks("make"):
+        for line in block[3].splitlines():
+            words = shlex.split(line, comments=True)
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+                words.pop(0)  # environment for the command
+            if not words:
+                continue
+            target = words[1] if words[0] == "make" and len(words) > 1 else None
+            args = dict(w.split("=", 1) for w in words[2:] if "=" in w)
+            command = args.get("ARGS", "").split()[:1]
+            if target not in targets or (target == "manage" and command[0] not in get_commands()):
+                wrong.append(f"{block[0]}: {line}")
+    assert wrong == []
 
 
 def in_file(snippet: str, text: str) -> bool:
