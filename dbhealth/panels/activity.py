@@ -12,9 +12,9 @@ SESSIONS_SQL = """
 SELECT pid, usename AS role, application_name, client_addr::text AS client,
        backend_type, state, wait_event_type, wait_event,
        backend_start, xact_start, query_start, state_change,
-       extract(epoch FROM now() - query_start)::float8 AS query_seconds,
-       extract(epoch FROM now() - xact_start)::float8 AS xact_seconds,
-       extract(epoch FROM now() - state_change)::float8 AS state_seconds,
+       extract(epoch FROM clock_timestamp() - query_start)::float8 AS query_seconds,
+       extract(epoch FROM clock_timestamp() - xact_start)::float8 AS xact_seconds,
+       extract(epoch FROM clock_timestamp() - state_change)::float8 AS state_seconds,
        pg_blocking_pids(pid) AS blocked_by,
        query
   FROM pg_stat_activity

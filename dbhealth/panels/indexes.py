@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import migrations, models
 from django.db.migrations.loader import MigrationLoader
@@ -145,7 +147,12 @@ class DjangoSchema:
 
     @staticmethod
     def label(model: type[models.Model]) -> str:
-        return f"{model._meta.app_label}.{model.__name__}"
+        owner = model._meta.auto_created  # the model of a ManyToManyField's own join table
+        if owner:
+            for field in owner._meta.local_many_to_many:
+                if field.remote_field.through is model:
+                    return f"{owner._meta.label}.{field.name} (its join table)"
+        return model._meta.label
 
     def source(self, index_name: str, table: str, columns: list[str]) -> Source:
         bare = index_name.rsplit(".", 1)[-1].strip('"')
@@ -184,6 +191,11 @@ class DjangoSchema:
                     field=field,
                     declared="field",
                 )
+        if all(fields) and tuple(f.name for f in fields) in {
+            tuple(together) for together in model._meta.unique_together
+        }:
+            names = ", ".join(f.name for f in fields)
+            return Source(f"{self.label(model)} unique_together ({names})", model=model)
         named = [f"{self.label(model)}.{f.name}" if f else "an expression" for f in fields]
         return Source(
             f"on {', '.join(named)}; not declared in Django (made by raw SQL or RunSQL)",
@@ -193,6 +205,13 @@ class DjangoSchema:
     def field_for(self, table: str, columns: list[str]) -> tuple[type | None, list]:
         model = self.tables.get(table)
         return model, [self.columns.get((table, c)) for c in columns]
+
+
+def is_project_app(app_label: str) -> bool:
+    """An app whose code lives in this repository (not Django's, not an installed package)."""
+    path = Path(apps.get_app_config(app_label).path).resolve()
+    base = Path(settings.BASE_DIR).resolve()
+    return path.is_relative_to(base) and "site-packages" not in path.parts
 
 
 def _leaf(app_label: str) -> list[tuple[str, str]]:
@@ -230,6 +249,13 @@ def drop_fix(schema: DjangoSchema, source: Source, index_name: str, definition: 
     app_label = source.model._meta.app_label
     model_name = source.model._meta.model_name
     bare = index_name.rsplit(".", 1)[-1].strip('"')
+    if not is_project_app(app_label):
+        return (
+            f"-- {app_label} is not this project's app: its models and migrations are not\n"
+            "-- yours to change. Django's own many-to-many tables index the first column\n"
+            "-- twice; an explicit through model avoids it (see shop.User.groups). Or drop it\n"
+            f"-- by hand, knowing a later migration of {app_label} may expect it:\n{drop_sql}"
+        )
     if source.declared == "meta_index":
         operation = RemoveIndexConcurrently(model_name=model_name, name=bare)
         note = f"# and delete the Index named {bare!r} from {source.model.__name__}.Meta.indexes\n"
@@ -266,9 +292,9 @@ def drop_fix(schema: DjangoSchema, source: Source, index_name: str, definition: 
 
 def add_fk_index_fix(schema: DjangoSchema, table: str, columns: list[str], relation: str) -> str:
     model, fields = schema.field_for(table, columns)
-    if model is None or any(f is None for f in fields):
+    if model is None or any(f is None for f in fields) or not is_project_app(model._meta.app_label):
         sql = f"CREATE INDEX CONCURRENTLY ON {relation} ({', '.join(columns)});"
-        return f"-- not a Django model: run by hand (outside a transaction)\n{sql}"
+        return f"-- not a model of this project: run by hand (outside a transaction)\n{sql}"
     index = models.Index(fields=[f.name for f in fields], name="")
     index.set_name_with_model(model)
     operation = AddIndexConcurrently(model_name=model._meta.model_name, index=index)

@@ -11,7 +11,7 @@ TITLE = "Replication"
 ROLE_SQL = """
 SELECT pg_is_in_recovery() AS replica,
        CASE WHEN pg_is_in_recovery()
-            THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+            THEN extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
        END AS replay_lag_seconds,
        current_setting('wal_level') AS wal_level,
        current_setting('max_wal_senders')::int AS max_wal_senders,

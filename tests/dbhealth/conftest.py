@@ -5,6 +5,7 @@ cannot: statistics of an open transaction are not visible until it ends.
 """
 
 import contextlib
+import itertools
 import os
 
 import psycopg
@@ -13,6 +14,8 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 
 from shop.factories import UserFactory
+
+SCRATCH_NUMBERS = itertools.count(1)
 
 
 @pytest.fixture
@@ -83,10 +86,26 @@ def flush_statistics(conn: psycopg.Connection) -> None:
     conn.execute("SELECT pg_stat_force_next_flush()")
 
 
+@pytest.fixture(scope="session")
+def scratch_leftovers(connect):
+    """Scratch schemas that could not be dropped at once, dropped when the session ends."""
+    names: list[str] = []
+    yield names
+    with connect() as conn:
+        conn.execute("SET lock_timeout = '5s'")
+        for name in names:
+            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
 @pytest.fixture
-def scratch(connect):
-    """A committed scratch schema for one test, dropped afterwards by its own connection."""
-    name = f"dbhealth_scratch_{os.getpid()}"
+def scratch(connect, scratch_leftovers):
+    """A committed scratch schema for one test, dropped afterwards by its own connection.
+
+    The test's transaction may still hold a lock on something in it (PostgreSQL gives a
+    sequence's lock to the top-level transaction, so even a rolled-back savepoint keeps it):
+    such a schema is dropped at the end of the session instead of waiting here for ever.
+    """
+    name = f"dbhealth_scratch_{os.getpid()}_{next(SCRATCH_NUMBERS)}"
     conn = connect()
     conn.execute(f"CREATE SCHEMA {name}")
     try:
@@ -94,7 +113,13 @@ def scratch(connect):
     finally:
         with contextlib.suppress(psycopg.Error):
             conn.rollback()
-        # A lock the test's own transaction still held would otherwise hang here for ever.
-        conn.execute("SET lock_timeout = '5s'")
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+        (held,) = conn.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+            " WHERE c.relnamespace = %s::regnamespace AND l.pid <> pg_backend_pid()",
+            [name],
+        ).fetchone()
+        if held:
+            scratch_leftovers.append(name)
+        else:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
         conn.close()
