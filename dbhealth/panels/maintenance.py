@@ -38,6 +38,7 @@ WITH widths AS (
       JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN widths w ON w.schemaname = n.nspname AND w.tablename = c.relname
      WHERE c.relkind IN ('r', 'm') AND c.reltuples > 0 AND c.relpages > 0
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 )
 SELECT relation, pages, reltuples::bigint AS estimated_rows, block_size,
        pages * block_size AS bytes,
@@ -73,7 +74,10 @@ WITH keys AS (
       JOIN pg_am am ON am.oid = c.relam AND am.amname = 'btree'
       JOIN widths w ON w.indexrelid = c.oid AND w.plain
       JOIN pg_index i ON i.indexrelid = c.oid AND i.indexprs IS NULL
+      JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.reltuples > 0 AND c.relpages > 1
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND n.nspname NOT LIKE 'pg\\_toast%%'
 )
 SELECT relation, pages, reltuples::bigint AS estimated_rows, block_size,
        pages * block_size AS bytes,

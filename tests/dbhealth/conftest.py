@@ -123,3 +123,44 @@ def scratch(connect, scratch_leftovers):
         else:
             conn.execute(f"DROP SCHEMA {name} CASCADE")
         conn.close()
+
+
+@pytest.fixture
+def empty_database(connect, test_dsn):
+    """A brand-new database with nothing in it (no tables, no statistics, no extension)."""
+    name = f"dbhealth_empty_{os.getpid()}"
+    with connect(dbname="postgres") as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        with connect(dbname="postgres") as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def monitor_role(connect):
+    """A login role with pg_monitor and nothing else: connect(**monitor_role)."""
+    name = f"dbhealth_monitor_{os.getpid()}"
+    password = "monitor-only-test-password"
+    with connect() as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {name}")
+        admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}' IN ROLE pg_monitor")
+    try:
+        yield {"user": name, "password": password}
+    finally:
+        with connect() as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                [name],
+            )
+            admin.execute(f"DROP ROLE {name}")
+
+
+def preloaded() -> bool:
+    """Whether the server the suite runs on preloads pg_stat_statements (the embedded one
+    does; a system PostgreSQL may not): the queries panel's tests check what it then says."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('shared_preload_libraries')")
+        return "pg_stat_statements" in cursor.fetchone()[0]
