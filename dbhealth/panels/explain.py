@@ -53,18 +53,24 @@ def parse(sql: str, *, analyze: bool) -> Statement:
     """One explainable statement, or Refused with the reason."""
     if not sql or not sql.strip():
         raise Refused("Enter a statement to explain.")
-    statements = [s for s in sqlparse.parse(sql) if any(_meaningful(t) for t in s.flatten())]
+    parsed = sqlparse.parse(sql)
+    statements = [
+        s
+        for s in parsed
+        if any(_meaningful(t) and not t.match(T.Punctuation, ";") for t in s.flatten())
+    ]
     if len(statements) > 1:
         raise Refused(f"One statement at a time: this is {len(statements)} statements.")
     if not statements:
         raise Refused("Enter a statement to explain: this is only comments.")
     statement = statements[0]
-    tokens = list(statement.flatten())
-    semicolons = [i for i, t in enumerate(tokens) if t.match(T.Punctuation, ";")]
-    if semicolons and any(_meaningful(t) for t in tokens[semicolons[0] + 1 :]):
-        raise Refused("Nothing may follow a semicolon, not even a comment.")
+    everything = [t for s in parsed for t in s.flatten()]
+    semicolons = [i for i, t in enumerate(everything) if t.match(T.Punctuation, ";")]
     if len(semicolons) > 1:
         raise Refused("Nothing may follow a semicolon, not even another semicolon.")
+    if semicolons and any(not t.is_whitespace for t in everything[semicolons[0] + 1 :]):
+        raise Refused("Nothing may follow a semicolon, not even a comment.")
+    tokens = list(statement.flatten())
     words = [t for t in tokens if _meaningful(t)]
     first = words[0].normalized.upper()
     if first == "EXPLAIN":
@@ -94,15 +100,15 @@ def parse(sql: str, *, analyze: bool) -> Statement:
     if analyze:
         if kind != "SELECT":
             raise Refused(f"ANALYZE runs the statement: only a SELECT may be analyzed, not {kind}.")
+        locking = [t for t in tokens if t.ttype in T.Keyword and t.normalized.upper() == "FOR"]
+        if locking:
+            raise Refused("ANALYZE runs the statement: SELECT ... FOR UPDATE/SHARE locks rows.")
         written = sorted({t.normalized.upper() for t in tokens if t.ttype in T.DML} & WRITES)
         if written:
             raise Refused(
                 "ANALYZE runs the statement: this SELECT also writes "
                 f"({', '.join(written)}); explain it without ANALYZE."
             )
-        locking = [t for t in tokens if t.ttype in T.Keyword and t.normalized.upper() == "FOR"]
-        if locking:
-            raise Refused("ANALYZE runs the statement: SELECT ... FOR UPDATE/SHARE locks rows.")
         if placeholders:
             raise Refused(
                 "ANALYZE runs the statement: replace the $1, $2 ... placeholders with values."

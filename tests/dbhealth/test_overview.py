@@ -109,6 +109,5 @@ def test_every_panel_runs_for_a_role_with_only_pg_monitor(connect, monitor_role,
     assert "<insufficient privilege>" not in [s["query"] for s in sessions]  # ... and readable
     statements = results["Queries"]["statements"]
     assert "<insufficient privilege>" not in [s["query"] for s in statements]
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with connect(**monitor_role) as conn:
-            conn.execute("SELECT count(*) FROM shop_product")  # pg_monitor reads no table
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), connect(**monitor_role) as conn:
+        conn.execute("SELECT count(*) FROM shop_product")  # pg_monitor reads no table
