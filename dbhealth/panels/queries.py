@@ -106,7 +106,7 @@ def collect(cursor, config: dict, order: str = "total", slow_only: bool = False)
             "checks": [
                 Check(
                     "queries",
-                    "Statement statistics",
+                    "Slow statements",
                     WARNING,
                     "pg_stat_statements is not available: see the queries page for how to "
                     "enable it",

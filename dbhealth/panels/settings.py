@@ -20,7 +20,11 @@ KB, MB, GB = 1024, 1024**2, 1024**3
 UNITS = {"B": 1, "kB": KB, "8kB": 8 * KB, "MB": MB, "16MB": 16 * MB, "GB": GB}
 
 SETTINGS_SQL = """
-SELECT name, setting, unit, source, pending_restart, context
+SELECT name,
+       -- reset_val: the server's (or role's) value, not this page's own SET LOCAL timeouts
+       reset_val AS setting, unit,
+       CASE source WHEN 'session' THEN 'configured' ELSE source END AS source,
+       pending_restart, context
   FROM pg_settings
  WHERE name = ANY(%s)
 """
