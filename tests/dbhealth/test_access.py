@@ -96,3 +96,23 @@ def test_the_cancel_confirmation_of_a_gone_backend_goes_back_to_activity(superus
     assert response.status_code == 302
     assert response["Location"] == "/admin/dbhealth/activity/"
     assert LogEntry.objects.count() == 0
+
+
+# Queries on Django's connection: session, user, and the permission (user's, then groups'),
+# 4 in all; a page reading PostgreSQL adds its transaction (SAVEPOINT, SET TRANSACTION READ
+# ONLY, the timeouts, pg_stat_clear_snapshot(), ROLLBACK TO SAVEPOINT, RELEASE: 6 here, where
+# the test's transaction makes it a savepoint) and then one query per panel statement.
+BUDGETS = {
+    "/admin/dbhealth/space/": 4 + 6 + 3,
+    "/admin/dbhealth/maintenance/": 4 + 6 + 7,
+    "/admin/dbhealth/replication/": 4 + 6 + 3,
+    "/admin/dbhealth/settings/": 4 + 6 + 1,
+    "/admin/dbhealth/explain/": 4,
+    "/admin/dbhealth/application/": 4,
+}
+
+
+@pytest.mark.parametrize(("path", "queries"), BUDGETS.items())
+def test_page_query_budget(viewer_client, django_assert_num_queries, path, queries):
+    with django_assert_num_queries(queries):
+        assert viewer_client.get(path).status_code == 200
