@@ -22,6 +22,13 @@ def request_id_for(request) -> str:
     return given if REQUEST_ID_PATTERN.fullmatch(given) else str(uuid.uuid4())
 
 
+# Requests here never write a tracked table, and the database dashboard runs statements staff
+# type (EXPLAIN) that must reach PostgreSQL untouched: pghistory's context injection would
+# turn their literal '%' into placeholders. Its cancel/terminate actions write only Django's
+# admin LogEntry, which is not tracked.
+UNTRACKED_PATH_PREFIXES = ("/admin/dbhealth/", "/healthz", "/static/")
+
+
 def via_for(path: str) -> str:
     if path.startswith("/admin/"):
         return "admin"
@@ -56,7 +63,9 @@ class AuditContextMiddleware(HistoryMiddleware):
         }
 
     def __call__(self, request):
-        if request.method not in config.middleware_methods():
+        if request.method not in config.middleware_methods() or request.path.startswith(
+            UNTRACKED_PATH_PREFIXES
+        ):
             return self.get_response(request)
         with audit_context(**self.get_context(request)):
             # pghistory's request classes: assigning request.user (DRF does, in the view)

@@ -6,6 +6,9 @@ from config.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The database health dashboard, inside the admin (before admin.site.urls, whose own
+    # /admin/dbhealth/ app index it replaces).
+    path("admin/dbhealth/", include("dbhealth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("shop.api.urls")),
     # The OpenAPI 3 schema, and Swagger UI for it, whose JS/CSS come from our own static

@@ -163,6 +163,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 # Periodic jobs: each app adds its entries (audit retention, cache warming, ...).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 
+# --------------------------------------------------------------------------- dbhealth
+# Thresholds of the database health dashboard (/admin/dbhealth/); every key, its default and
+# its meaning are in dbhealth/conf.py. Override only what differs, e.g. {"SLOW_QUERY_MS": 50}.
+DBHEALTH: dict = {}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

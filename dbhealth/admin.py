@@ -1,0 +1,35 @@
+"""The dashboard's entry in the admin index and sidebar ("Database health > Dashboard").
+
+There is nothing to list, add or change: the entry links to /admin/dbhealth/, and only users
+with dbhealth.view_dashboard see it (Django shows an app only to users with a permission in it).
+"""
+
+from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+
+from dbhealth.models import Dashboard
+from dbhealth.views import PERMISSION
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(admin.ModelAdmin):
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(PERMISSION)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        # The admin index links to this model's changelist: send it to the dashboard.
+        def to_dashboard(request):
+            return HttpResponseRedirect(reverse("dbhealth:overview"))
+
+        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", self.admin_site.admin_view(to_dashboard), name=name)]

@@ -1,0 +1,216 @@
+"""The dashboard's pages, inside the admin (urls.py wraps each in admin_site.admin_view).
+
+Every page needs the dbhealth.view_dashboard permission (staff alone is not enough); the
+cancel/terminate actions need a superuser, a confirmation POST, and leave an admin log entry.
+Reads run in one READ ONLY transaction under short timeouts, so the dashboard can never be
+the thing that holds a lock or runs away during an incident.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from functools import wraps
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, connection, transaction
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from dbhealth.conf import config
+from dbhealth.models import Dashboard
+from dbhealth.panels import PANELS, SQL_PANELS, activity, application, explain, queries
+from dbhealth.panels.base import RANK, fresh_statistics, server_version
+
+PERMISSION = "dbhealth.view_dashboard"
+READ_STATEMENT_TIMEOUT = "10s"  # a catalog query that takes longer is itself a problem
+READ_LOCK_TIMEOUT = "2s"  # pg_relation_size() waits behind an ACCESS EXCLUSIVE lock
+
+
+def dashboard_permission(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.has_perm(PERMISSION):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@contextlib.contextmanager
+def reading():
+    """A cursor in a READ ONLY transaction with short timeouts and fresh statistics."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION READ ONLY")
+        cursor.execute(
+            "SELECT set_config('statement_timeout', %s, true),"
+            " set_config('lock_timeout', %s, true)",
+            [READ_STATEMENT_TIMEOUT, READ_LOCK_TIMEOUT],
+        )
+        fresh_statistics(cursor)
+        yield cursor
+        # Nothing to commit; rolling back also ends READ ONLY and the timeouts when this
+        # transaction is a savepoint inside another (tests, or a caller's atomic block).
+        transaction.set_rollback(True)
+
+
+def render(request, template: str, panel: str, **context) -> TemplateResponse:
+    titles = {name: module.TITLE for name, module in PANELS}
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Database health: {titles[panel]}" if panel != "overview" else "Database health",
+        "panel": panel,
+        "tabs": [(name, module.TITLE) for name, module in PANELS],
+        **context,
+    }
+    return TemplateResponse(request, f"dbhealth/{template}.html", context)
+
+
+def overview(request):
+    settings = config()
+    with reading() as cursor:
+        results = {module.TITLE: module.collect(cursor, settings) for module in SQL_PANELS}
+    results[application.TITLE] = application.collect(settings)
+    checks = [check for result in results.values() for check in result["checks"]]
+    checks.sort(key=lambda c: -RANK[c.status])  # red first, then yellow, then green
+    return render(
+        request,
+        "overview",
+        "overview",
+        data=results["Overview"],
+        checks=checks,
+        counts={s: sum(1 for c in checks if c.status == s) for s in RANK},
+    )
+
+
+def panel_view(name: str):
+    module = dict(PANELS)[name]
+
+    def view(request):
+        settings = config()
+        extra = {}
+        if name == "queries":
+            order = request.GET.get("order", "total")
+            order = order if order in queries.ORDERS else "total"
+            slow_only = request.GET.get("slow") == "1"
+            extra = {"order": order, "slow_only": slow_only}
+        if name == "application":
+            data = module.collect(settings)
+        else:
+            with reading() as cursor:
+                data = module.collect(cursor, settings, **extra)
+        return render(request, name, name, data=data, checks=data["checks"], **extra)
+
+    view.__name__ = f"{name}_view"
+    return view
+
+
+def query_detail(request, queryid: int):
+    with reading() as cursor:
+        statement = queries.detail(cursor, queryid)
+    if statement is None:
+        raise Http404("No such statement in pg_stat_statements for this database.")
+    return render(request, "query_detail", "queries", statement=statement)
+
+
+class ExplainForm(forms.Form):
+    sql = forms.CharField(
+        label="Statement",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 100, "spellcheck": "false"}),
+        help_text="One SELECT, INSERT, UPDATE, DELETE or MERGE. It is planned, never run, "
+        "unless ANALYZE is ticked.",
+    )
+    analyze = forms.BooleanField(
+        label="ANALYZE (runs the statement: SELECT only, read-only, rolled back)",
+        required=False,
+    )
+
+    def clean(self):
+        data = super().clean()
+        if "sql" in data:
+            try:
+                data["statement"] = explain.parse(data["sql"], analyze=data.get("analyze", False))
+            except explain.Refused as refused:
+                raise forms.ValidationError(str(refused), code="refused") from refused
+        return data
+
+
+@require_http_methods(["GET", "POST"])
+def explain_view(request):
+    settings = config()
+    result = None
+    if request.method == "POST":
+        form = ExplainForm(request.POST)
+        if form.is_valid():
+            statement = form.cleaned_data["statement"]
+            analyze = form.cleaned_data["analyze"]
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    plan = explain.run(
+                        cursor,
+                        statement,
+                        analyze=analyze,
+                        config=settings,
+                        version=server_version(cursor),
+                    )
+                    transaction.set_rollback(True)  # whatever ANALYZE did is undone
+                result = explain.tree(plan, costly_share=settings["EXPLAIN_COSTLY_SHARE"])
+                result["json"] = plan
+            except explain.Refused as refused:
+                form.add_error(None, str(refused))
+            except DatabaseError as error:
+                form.add_error(None, f"PostgreSQL refused it: {str(error).strip()}")
+    else:
+        initial = {}
+        queryid = request.GET.get("queryid", "")
+        if queryid.lstrip("-").isdigit():
+            with reading() as cursor:
+                statement = queries.detail(cursor, int(queryid))
+            if statement:
+                initial["sql"] = statement["query"]
+        form = ExplainForm(initial=initial)
+    return render(request, "explain", "explain", form=form, result=result, checks=[])
+
+
+ACTIONS = {
+    "cancel": ("Cancel the statement", "Cancelled the running statement of backend"),
+    "terminate": ("Terminate the session", "Terminated backend"),
+}
+
+
+@require_http_methods(["GET", "POST"])
+def signal_view(request, pid: int, action: str):
+    """Confirm (GET) then cancel or terminate (POST) a backend of this database. Superusers."""
+    if action not in ACTIONS:
+        raise Http404
+    if not request.user.is_superuser:
+        raise PermissionDenied
+    with reading() as cursor:
+        session = activity.session(cursor, pid)
+    if session is None:
+        messages.warning(request, f"Backend {pid} is not connected to this database any more.")
+        return HttpResponseRedirect(reverse("dbhealth:activity"))
+    label, done = ACTIONS[action]
+    if request.method == "POST":
+        with connection.cursor() as cursor:
+            signalled = activity.signal_backend(cursor, pid, action)
+        if not signalled:
+            messages.error(request, f"PostgreSQL did not signal backend {pid} (it may be gone).")
+            return HttpResponseRedirect(reverse("dbhealth:activity"))
+        query = (session["query"] or "")[:150]
+        LogEntry.objects.create(
+            user_id=request.user.pk,
+            content_type=ContentType.objects.get_for_model(Dashboard),
+            object_id=str(pid),
+            object_repr=f"backend {pid} ({session['role']}, {session['application_name']})"[:200],
+            action_flag=CHANGE,
+            change_message=f"{done} {pid}: {query}",
+        )
+        messages.success(request, f"{done} {pid}.")
+        return HttpResponseRedirect(reverse("dbhealth:activity"))
+    return render(request, "confirm", "activity", session=session, action=action, label=label)
