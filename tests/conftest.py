@@ -1,3 +1,9 @@
+import os
+import subprocess
+import sys
+import time
+from urllib.parse import quote
+
 import pytest
 from django.core.servers.basehttp import WSGIServer
 from django.db import connection
@@ -35,3 +41,53 @@ def _empty_cache():
     yield
     cache.delete_pattern("*")
     breaker.reset()
+
+
+def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.05):
+    """Poll predicate() until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not true after {timeout} s: {predicate.__doc__ or predicate}")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker: `celery -A config worker`, prefork with 2 processes, the real
+    Redis broker, the test database and this run's own queue, without the psycopg pool (as
+    in production: the pool must not cross the prefork fork). Tests that use it commit their
+    data (django_db(transaction=True)): the worker is another process."""
+    from django.conf import settings
+
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DB_POOL": "false",
+        "DB_APPLICATION_NAME": "pgshop-test-worker",
+        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+    }
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork",
+         "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+         f"--hostname=test-{os.getpid()}@%h", "--queues", settings.CELERY_TASK_DEFAULT_QUEUE],
+        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    worker.log = log
+    try:
+        wait_until(lambda: worker.poll() is None and " ready." in log.read_text(), timeout=60)
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

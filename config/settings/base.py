@@ -160,8 +160,11 @@ CELERY_TASK_IGNORE_RESULT = True  # effects live in PostgreSQL; no result backen
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
-# Periodic jobs: each app adds its entries (audit retention, cache warming, ...).
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Periodic jobs (Celery beat): name -> task and schedule (seconds, or a crontab).
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Audit history older than AUDIT_RETENTION_DAYS, deleted in small transactions.
+    "audit-prune": {"task": "audit.tasks.audit_prune_task", "schedule": 24 * 60 * 60},
+}
 
 # --------------------------------------------------------------------------- dbhealth
 # Thresholds of the database health dashboard (/admin/dbhealth/); every key, its default and

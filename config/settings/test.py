@@ -6,6 +6,8 @@ os.environ.setdefault("SECRET_KEY", "django-insecure-test-only-key")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"pgshop-test-{os.getpid()}")
 os.environ.setdefault("DB_APPLICATION_NAME", "pgshop-test")
+# This run's own Celery queue: a `make run` worker on the same Redis never takes test tasks.
+os.environ.setdefault("CELERY_QUEUE", f"pgshop-test-{os.getpid()}")
 # The live-server concurrency tests (tests/shop/api/test_concurrency.py) run up to 30
 # requests at once in this one process, and every request thread takes its connection from
 # this process's pool. With production's 4 they would queue for a connection in Python and
