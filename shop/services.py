@@ -24,7 +24,7 @@ from django.db.models import Case, F, IntegerField, Value, When
 from django.db.models.functions import Now
 from rest_framework.authtoken.models import Token
 
-from shop import selectors
+from shop import cache, selectors
 from shop.errors import ErrorCode, ShopError
 from shop.models import IdempotencyKey, Order, OrderItem, Product, User, UserProfile
 
@@ -185,6 +185,7 @@ def profile_update(*, user: User, if_match: Collection[str] | None, **changes: s
         except ValidationError as error:
             raise _validation_error(error, all_to="phone") from None
         profile.save(update_fields=list(changes))
+        cache.invalidate_profile(user.pk)
     return profile
 
 
@@ -258,6 +259,9 @@ def order_create(
         order = _order_insert(user=user, lines=lines, shipping_address=shipping_address)
         if idempotency_key is not None:
             IdempotencyKey.objects.filter(user=user, key=idempotency_key).update(order=order)
+        # After COMMIT: the products' stock changed, and the user has a new order.
+        cache.invalidate_products(line.product_id for line in lines)
+        cache.invalidate_orders(user.pk)
     return order, True
 
 
@@ -382,8 +386,9 @@ def _order_lock(*, order_id: int, owner: User | None) -> Order:
         raise ShopError(ErrorCode.NOT_FOUND, "No such order.") from None
 
 
-def _stock_return(order: Order) -> None:
-    """Put an order's quantities back: product rows locked in pk order, then one UPDATE."""
+def _stock_return(order: Order) -> list[int]:
+    """Put an order's quantities back: product rows locked in pk order, then one UPDATE.
+    Returns the products' ids."""
     quantities = dict(OrderItem.objects.filter(order=order).values_list("product_id", "quantity"))
     ids = list(
         Product.objects.filter(pk__in=quantities)
@@ -398,6 +403,7 @@ def _stock_return(order: Order) -> None:
             output_field=IntegerField(),
         )
     )
+    return ids
 
 
 def _order_cancel(*, order: Order) -> Order:
@@ -407,9 +413,11 @@ def _order_cancel(*, order: Order) -> Order:
             f"Order {order.pk} is {order.status}: only pending or processing orders can be "
             "cancelled.",
         )
-    _stock_return(order)
+    product_ids = _stock_return(order)
     order.status = Order.Status.CANCELLED
     order.save(update_fields=["status"])
+    cache.invalidate_products(product_ids)
+    cache.invalidate_orders(order.user_id, [order.pk])
     return order
 
 
@@ -443,6 +451,7 @@ def order_transition(
             return _order_cancel(order=order)
         order.status = status
         order.save(update_fields=["status"])
+        cache.invalidate_orders(order.user_id, [order.pk])
         return order
 
 
@@ -460,4 +469,5 @@ def order_update(
             )
         order.shipping_address = shipping_address
         order.save(update_fields=["shipping_address"])
+        cache.invalidate_orders(order.user_id, [order.pk])
         return order

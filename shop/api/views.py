@@ -13,11 +13,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shop import selectors, services
+from shop import cache, selectors, services
+from shop.api import representations
 from shop.api import serializers as s
 from shop.api.filters import OrderFilter, ProductFilter, reject_unknown_params
 from shop.api.permissions import IsStaff
 from shop.api.throttles import AnonThrottle, LoginThrottle
+from shop.cache import Family
 from shop.errors import ErrorCode, ShopError
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -140,10 +142,8 @@ class ProfileView(APIView):
     )
     def get(self, request):
         _no_query_params(request)
-        profile = selectors.profile_get(user=request.user)
-        return _with_etag(
-            Response(s.ProfileSerializer(profile).data), selectors.profile_etag(profile)
-        )
+        entry = representations.profile(request.user)
+        return _with_etag(Response(entry["data"]), entry["etag"])
 
     @extend_schema(
         operation_id="me_profile_update",
@@ -179,7 +179,7 @@ class CategoryTreeView(APIView):
     )
     def get(self, request):
         _no_query_params(request)
-        return Response(s.CategoryTreeOutput(selectors.category_tree(), many=True).data)
+        return Response(representations.category_tree())
 
 
 class ProductListView(generics.ListAPIView):
@@ -197,6 +197,12 @@ class ProductListView(generics.ListAPIView):
     def get(self, request):
         return super().get(request)
 
+    def list(self, request, *args, **kwargs):
+        # The whole page, links included, cached under its query (bad queries raise: no entry).
+        key = cache.product_list_key(representations.page_params(request))
+        build = lambda: representations.plain(super(ProductListView, self).list(request).data)  # noqa: E731
+        return Response(cache.cached(Family.PRODUCT_LIST, key, build))
+
 
 class ProductDetailView(APIView):
     permission_classes = [AllowAny]
@@ -206,7 +212,7 @@ class ProductDetailView(APIView):
     )
     def get(self, request, pk: int):
         _no_query_params(request)
-        return Response(s.ProductOutput(selectors.product_get(product_id=pk)).data)
+        return Response(representations.product_detail(pk))
 
 
 # --------------------------------------------------------------------------- orders
@@ -242,6 +248,12 @@ class OrderListCreateView(generics.ListAPIView):
     def get(self, request):
         return super().get(request)
 
+    def list(self, request, *args, **kwargs):
+        # A page of my orders, cached under my own generation (bumped by every order write).
+        key = cache.order_list_key(request.user.pk, representations.page_params(request))
+        build = lambda: representations.plain(super(OrderListCreateView, self).list(request).data)  # noqa: E731
+        return Response(cache.cached(Family.ORDER_LIST, key, build))
+
     @extend_schema(
         operation_id="orders_create",
         parameters=[
@@ -271,7 +283,12 @@ class OrderListCreateView(generics.ListAPIView):
             shipping_address=dict(data["shipping_address"]),
             idempotency_key=key,
         )
-        response = _order_response(order.pk, request.user.pk, status=status.HTTP_201_CREATED)
+        entry = representations.order_created(
+            selectors.order_get(order_id=order.pk, user_id=request.user.pk)
+        )
+        response = _with_etag(
+            Response(entry["data"], status=status.HTTP_201_CREATED), entry["etag"]
+        )
         response["Location"] = request.build_absolute_uri(reverse("api:order", args=[order.pk]))
         if not created:
             response["Idempotent-Replayed"] = "true"
@@ -284,7 +301,8 @@ class OrderDetailView(APIView):
     )
     def get(self, request, pk: int):
         _no_query_params(request)
-        return _order_response(pk, request.user.pk)
+        entry = representations.order_detail(pk, request.user.pk)
+        return _with_etag(Response(entry["data"]), entry["etag"])
 
     @extend_schema(
         operation_id="orders_update",
