@@ -199,9 +199,20 @@ class EmbeddedPostgres:
                 say(f"created database {DB_NAME}")
 
     def stop(self) -> None:
-        if self.running():
-            self._pg("pg_ctl", "stop", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60")
-            say("PostgreSQL stopped")
+        if not self.running():
+            return
+        result = self._pg("pg_ctl", "stop", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60")
+        if result.returncode:
+            say(f"pg_ctl stop failed ({result.stdout.strip()}); signalling the postmaster")
+            pidfile = self.pgdata / "postmaster.pid"
+            if pidfile.exists():
+                pid = int(pidfile.read_text().split()[0])
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
+                deadline = time.monotonic() + 60
+                while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                    time.sleep(0.1)
+        say("PostgreSQL stopped")
 
 
 # --------------------------------------------------------------------------- Redis

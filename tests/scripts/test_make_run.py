@@ -85,8 +85,8 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
         f"http://127.0.0.1:{ports['web']}/api/v1/products/?page_size=5"
     ) as response:
         products_page_size = len(json.loads(response.read())["results"])
-    output = run.output()
     code = run.interrupt()
+    output = run.output()
 
     assert health == {
         "status": 200,
@@ -100,13 +100,13 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     assert products_page_size == 5  # the API answers, over the seeded catalogue
     assert "Seeded 200 users, 24 categories, 500 products, 2000 orders." in output
     assert code == 0  # a clean stop, not an error
-    assert [listening(port) for port in ports.values()] == [False, False, False]
+    assert [listening(port) for port in ports.values()] == [False, False, False], output
 
     # A second run reuses the data: no second seeding, the same demo password.
     again = Run(data, ports)
     again.wait_healthy()
-    second_output = again.output()
     assert again.interrupt() == 0
+    second_output = again.output()
     assert "Demo data already loaded; nothing to do." in second_output
     assert re.search(rf"Demo staff login: admin / {re.escape(password)}\n", second_output)
-    assert [listening(port) for port in ports.values()] == [False, False, False]
+    assert [listening(port) for port in ports.values()] == [False, False, False], second_output
