@@ -23,6 +23,7 @@ from django.db import models
 from django.utils.translation import ngettext
 
 from audit.admin import HistoryAdminMixin
+from shop import cache, services
 from shop.forms import (
     CategoryAdminForm,
     OrderAdminForm,
@@ -58,6 +59,11 @@ class UserAdmin(HistoryAdminMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     inlines = (UserProfileInline,)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        cache.invalidate_profile(form.instance.pk)  # the profile inline
+
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Account", {"fields": ("email", "status")}),
@@ -110,6 +116,11 @@ class UserProfileAdmin(HistoryAdminMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     formfield_overrides = URL_HTTPS
     ordering = ("-pk",)  # newest users first, by the primary key's index
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        cache.invalidate_profile(obj.user_id)
+
     show_full_result_count = False  # one profile per user: as big as the users table
     show_facets = admin.ShowFacets.NEVER
 
@@ -154,6 +165,18 @@ class CategoryAdmin(HistoryAdminMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     ordering = ("name",)
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        cache.invalidate_category_tree()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        cache.invalidate_category_tree()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        cache.invalidate_category_tree()
+
 
 @admin.register(Product)
 class ProductAdmin(HistoryAdminMixin, admin.ModelAdmin):
@@ -179,9 +202,25 @@ class ProductAdmin(HistoryAdminMixin, admin.ModelAdmin):
         query = SearchQuery(search_term, config="english", search_type="websearch")
         return queryset.filter(search_vector=query), False
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        cache.invalidate_products([obj.pk])
+
+    def delete_model(self, request, obj):
+        pk = obj.pk
+        super().delete_model(request, obj)
+        cache.invalidate_products([pk])
+
+    def delete_queryset(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        cache.invalidate_products(ids)
+
     @admin.action(description="Deactivate selected products", permissions=["change"])
     def deactivate(self, request, queryset):
-        count = queryset.filter(is_active=True).update(is_active=False)
+        ids = list(queryset.filter(is_active=True).values_list("pk", flat=True))
+        count = Product.objects.filter(pk__in=ids).update(is_active=False)
+        cache.invalidate_products(ids)
         self.message_user(
             request,
             ngettext("Deactivated %d product.", "Deactivated %d products.", count) % count,
@@ -275,10 +314,16 @@ class OrderAdmin(HistoryAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Write only what staff changed: total_amount and version are never written back
         # from a possibly stale form, and an unchanged status does not reach the trigger.
-        if change:
-            obj.save(update_fields=form.changed_data)
-        else:
-            obj.save()
+        changed = [name for name in form.changed_data if name != "status"]
+        if "status" in form.changed_data:
+            # Through the service, as the staff API does: cancelling puts the stock back,
+            # and the caches of the order and its products are invalidated.
+            services.order_transition(order_id=obj.pk, status=obj.status)
+        if changed:
+            obj.save(update_fields=changed)
+            cache.invalidate_orders(obj.user_id, [obj.pk])
+            if "user" in changed and form.initial.get("user") != obj.user_id:
+                cache.invalidate_orders(form.initial["user"])  # the previous owner's pages
 
 
 @admin.register(OrderItem)

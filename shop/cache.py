@@ -174,6 +174,11 @@ def cached(family: Family, key: str, build: Callable[[], T]) -> T:
         return build()
 
 
+def refresh(family: Family, key: str, value: Any) -> None:
+    """Store a value read from PostgreSQL just now (cache warming), ignoring an outage."""
+    _safely(cache.set, key, value, TTL[family])
+
+
 def write_through(family: Family, key: str, value: Any) -> None:
     """Store a value just written to PostgreSQL, once the transaction commits."""
     transaction.on_commit(lambda: _safely(cache.set, key, value, TTL[family]))

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth.hashers import make_password
+from django.db import transaction
 from django.utils.text import slugify
 from factory.django import DjangoModelFactory
 
@@ -102,9 +103,11 @@ class OrderFactory(DjangoModelFactory):
         kwargs["total_amount"] = sum(
             (product.price * quantity for product, quantity in lines), Decimal("0.00")
         )
-        order = super()._create(model_class, *args, **kwargs)
-        OrderItem.objects.bulk_create(
-            OrderItem(order=order, product=product, quantity=quantity, unit_price=product.price)
-            for product, quantity in lines
-        )
+        # One transaction: the deferred total check runs at its COMMIT, with the items in.
+        with transaction.atomic():
+            order = super()._create(model_class, *args, **kwargs)
+            OrderItem.objects.bulk_create(
+                OrderItem(order=order, product=product, quantity=quantity, unit_price=product.price)
+                for product, quantity in lines
+            )
         return order

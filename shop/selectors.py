@@ -9,12 +9,14 @@ ends in the primary key, so every row has a unique position.
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, FloatField, Prefetch, QuerySet
+from django.db.models import F, FloatField, Prefetch, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from shop.errors import ErrorCode, ShopError
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
@@ -196,3 +198,17 @@ def profile_etag(profile: UserProfile) -> str:
 
 def order_etag(order: Order) -> str:
     return f'"order-{order.pk}-v{order.version}"'
+
+
+def popular_product_ids(*, days: int, limit: int) -> list[int]:
+    """The active products with the most units sold in the last `days` days (cancelled
+    orders left out), most first; ties by id so the choice is stable."""
+    since = timezone.now() - timedelta(days=days)
+    return list(
+        OrderItem.objects.filter(order__created_at__gte=since, product__is_active=True)
+        .exclude(order__status=Order.Status.CANCELLED)
+        .values("product")
+        .annotate(units=Sum("quantity"))
+        .order_by("-units", "product")
+        .values_list("product", flat=True)[:limit]
+    )

@@ -164,7 +164,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Audit history older than AUDIT_RETENTION_DAYS, deleted in small transactions.
     "audit-prune": {"task": "audit.tasks.audit_prune_task", "schedule": 24 * 60 * 60},
+    # The detail pages of the best sellers, refreshed before their entries expire (300 s).
+    "shop-cache-warm": {"task": "shop.tasks.product_cache_warm", "schedule": 4 * 60},
 }
+CACHE_WARM_TOP_N = env.int("CACHE_WARM_TOP_N", default=50)
 
 # --------------------------------------------------------------------------- dbhealth
 # Thresholds of the database health dashboard (/admin/dbhealth/); every key, its default and

@@ -86,11 +86,12 @@ def test_a_delete_is_planned_not_run(viewer_client):
 
     response = post(viewer_client, "DELETE FROM shop_product WHERE id = 1")
 
+    # Which scan finds the row depends on the table's statistics at that moment (autovacuum
+    # analyzes it as other tests commit rows): the shape is what is asserted.
     result = response.context["result"]
-    assert [(n["type"], n["relation"]) for n in result["nodes"]] == [
-        ("ModifyTable", "shop_product"),
-        ("Index Scan", "shop_product"),
-    ]
+    [(modify, table), (scan, scanned)] = [(n["type"], n["relation"]) for n in result["nodes"]]
+    assert (modify, table, scanned) == ("ModifyTable", "shop_product", "shop_product")
+    assert scan in {"Index Scan", "Seq Scan"}
     assert result["analyzed"] is False
     assert Product.objects.filter(pk=product.pk).exists()
 
@@ -118,7 +119,11 @@ def test_a_statement_from_pg_stat_statements_gets_a_generic_plan(viewer_client):
     response = post(viewer_client, "SELECT name FROM shop_product WHERE id = $1")
 
     if connection.pg_version >= 160000:
-        assert [n["type"] for n in response.context["result"]["nodes"]] == ["Index Scan"]
+        [node] = response.context["result"]["nodes"]  # one scan; which one, statistics decide
+        assert (node["type"] in {"Index Scan", "Seq Scan"}, node["relation"]) == (
+            True,
+            "shop_product",
+        )
     else:
         assert response.context["form"].errors == {
             "__all__": [

@@ -370,9 +370,25 @@ def test_saving_an_order_locks_its_row_first(staff_client):
             f"/admin/shop/order/{order.pk}/change/", order_form(order, status="processing")
         )
 
+    # The admin's lock first; then services.order_transition reads it again under its own
+    # lock, which this transaction already holds.
     reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "shop_order"."id"')]
-    assert len(reads) == 1
+    assert len(reads) == 2
     assert reads[0].endswith(" FOR UPDATE")
+    assert reads[1].endswith(" FOR NO KEY UPDATE")
+
+
+def test_cancelling_in_the_admin_puts_the_stock_back(staff_client):
+    product = ProductFactory(stock_quantity=5)
+    order = OrderFactory(lines=[(product, 2)])
+
+    response = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/", order_form(order, status="cancelled")
+    )
+
+    assert response.status_code == 302
+    assert Order.objects.get(pk=order.pk).status == "cancelled"
+    assert Product.objects.get(pk=product.pk).stock_quantity == 7
 
 
 @pytest.mark.parametrize("key", ["name", "line1", "city", "postal_code", "country"])

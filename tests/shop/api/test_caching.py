@@ -1,0 +1,189 @@
+"""The API behind the cache: fast reads that are never stale after a write, and a Redis
+outage that costs speed, not correctness.
+
+Writes invalidate in transaction.on_commit; a test's transaction never commits, so each write
+here runs inside django_capture_on_commit_callbacks(execute=True), which runs the callbacks as
+a real COMMIT would (and only if the block did not raise).
+"""
+
+import socket
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from scripts.stack import EmbeddedRedis
+from shop import cache as shop_cache
+from shop.cache import product_key
+from shop.factories import OrderFactory, ProductFactory, UserFactory, shipping_address_for
+from shop.models import Product
+from shop.tasks import product_cache_warm
+from tests.conftest import wait_until
+from tests.shop.api.conftest import client_for
+from tests.shop.test_admin import product_form
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = "/api/v1/orders/"
+
+
+def product_url(product) -> str:
+    return f"/api/v1/products/{product.pk}/"
+
+
+def order_body(*lines) -> dict:
+    return {
+        "items": [{"product": product.pk, "quantity": quantity} for product, quantity in lines],
+        "shipping_address": shipping_address_for("Ada Lovelace"),
+    }
+
+
+def test_a_cached_product_detail_costs_no_query(anon, django_assert_num_queries):
+    product = ProductFactory(name="Walnut desk")
+
+    with django_assert_num_queries(1):
+        first = anon.get(product_url(product))
+    with django_assert_num_queries(0):
+        second = anon.get(product_url(product))
+
+    assert first.json() == second.json()
+    assert second.json()["name"] == "Walnut desk"
+    assert shop_cache.stats()["product"] == {"hit": 1, "miss": 1}
+
+
+def test_a_price_changed_in_the_admin_shows_on_the_very_next_read(
+    anon, admin_client, django_capture_on_commit_callbacks
+):
+    product = ProductFactory(price=Decimal("10.00"))
+    assert anon.get(product_url(product)).json()["price"] == "10.00"  # now cached
+    assert anon.get("/api/v1/products/").json()["results"][0]["price"] == "10.00"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            f"/admin/shop/product/{product.pk}/change/", product_form(product, price="12.50")
+        )
+
+    assert response.status_code == 302
+    assert anon.get(product_url(product)).json()["price"] == "12.50"
+    assert anon.get("/api/v1/products/").json()["results"][0]["price"] == "12.50"
+
+
+def test_an_orders_stock_change_shows_through_the_cached_detail(
+    api, anon, django_capture_on_commit_callbacks
+):
+    product = ProductFactory(stock_quantity=5)
+    assert anon.get(product_url(product)).json()["stock_quantity"] == 5
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(ORDERS, order_body((product, 2))).status_code == 201
+
+    assert anon.get(product_url(product)).json()["stock_quantity"] == 3
+
+
+def test_a_new_order_is_written_through_and_my_pages_are_refreshed(
+    api, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    product = ProductFactory(stock_quantity=5)
+    assert api.get(ORDERS).json()["results"] == []  # my (empty) first page, now cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api.post(ORDERS, order_body((product, 1))).json()
+
+    with django_assert_num_queries(1):  # the token; the order itself comes from the cache
+        detail = api.get(f"{ORDERS}{created['id']}/")
+    assert detail.json() == created
+    assert [order["id"] for order in api.get(ORDERS).json()["results"]] == [created["id"]]
+
+
+def test_a_cached_order_is_still_another_users_404(api, django_capture_on_commit_callbacks):
+    product = ProductFactory(stock_quantity=5)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api.post(ORDERS, order_body((product, 1))).json()
+    assert shop_cache.stats()["order"] == {"hit": 0, "miss": 0}  # written through, not read
+
+    other = client_for(UserFactory())
+    response = other.get(f"{ORDERS}{created['id']}/")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert shop_cache.stats()["order"] == {"hit": 1, "miss": 0}  # found, and refused
+
+
+def test_a_refused_order_leaves_the_cache_untouched(api, anon, django_capture_on_commit_callbacks):
+    product = ProductFactory(stock_quantity=1)
+    cached = anon.get(product_url(product)).json()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert api.post(ORDERS, order_body((product, 2))).status_code == 409
+
+    assert callbacks == []  # rolled back: nothing was registered to run
+    assert shop_cache.cache.get(product_key(product.pk)) == cached
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_redis_stopped_mid_test_the_api_answers_from_postgres_and_caching_resumes(
+    tmp_path, settings, anon, monkeypatch, django_assert_num_queries
+):
+    redis = EmbeddedRedis(tmp_path, free_port())
+    redis.start()
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": redis.url()}}
+    product = ProductFactory(name="Lamp", stock_quantity=4)
+    try:
+        assert anon.get(product_url(product)).status_code == 200  # cached
+
+        redis.stop()
+        with django_assert_num_queries(3):  # each read answered from PostgreSQL
+            down = [anon.get(product_url(product)) for _ in range(3)]
+        listing = anon.get("/api/v1/products/")  # throttling's counters are in Redis too
+
+        redis.start()
+        monkeypatch.setattr(shop_cache.breaker, "_open_until", 0.0)  # its 5 s have passed
+        with django_assert_num_queries(0):
+            back = anon.get(product_url(product))
+    finally:
+        redis.stop()
+
+    assert [r.status_code for r in down] == [200, 200, 200]
+    assert {r.json()["name"] for r in down} == {"Lamp"}
+    assert listing.status_code == 200
+    assert back.status_code == 200
+    assert back.json()["stock_quantity"] == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_warm_task_fills_exactly_the_top_n_keys_on_a_real_worker(celery_worker):
+    products = ProductFactory.create_batch(5, stock_quantity=100)
+    # Units sold: p0: 5, p1: 4, p2: 3, p3: 2, p4: 1 (p4's cancelled order of 50 does not count)
+    for rank, product in enumerate(products):
+        OrderFactory(lines=[(product, 5 - rank)])
+    OrderFactory(lines=[(products[4], 50)], status="cancelled")
+    for product in products:
+        shop_cache.cache.delete(product_key(product.pk))
+
+    with transaction.atomic():
+        transaction.on_commit(lambda: product_cache_warm.delay(limit=3))
+    wait_until(lambda: shop_cache.cache.get(product_key(products[2].pk)) is not None)
+
+    cached = [shop_cache.cache.get(product_key(p.pk)) for p in products]
+    assert [entry is not None for entry in cached] == [True, True, True, False, False]
+    assert [entry["stock_quantity"] for entry in cached[:3]] == [
+        Product.objects.get(pk=p.pk).stock_quantity for p in products[:3]
+    ]
+
+
+def test_warming_twice_is_warming_once():
+    products = [ProductFactory(stock_quantity=10) for _ in range(2)]
+    OrderFactory(lines=[(products[0], 2), (products[1], 1)])
+
+    first = product_cache_warm(limit=1)
+    entry = shop_cache.cache.get(product_key(products[0].pk))
+    second = product_cache_warm(limit=1)
+
+    assert first == second == [products[0].pk]
+    assert shop_cache.cache.get(product_key(products[0].pk)) == entry
+    assert shop_cache.cache.get(product_key(products[1].pk)) is None
