@@ -141,9 +141,10 @@ def product_list_key(params: dict[str, Any]) -> str:
 
 
 def order_list_key(user_id: int, params: dict[str, Any]) -> str:
-    """A page of one user's orders, under that user's current generation."""
-    generation = _generation(Family.ORDER_LIST, str(user_id))
-    return f"{Family.ORDER_LIST}:v{VERSION}:{user_id}:{generation}:{_digest(params)}"
+    """A page of one user's orders, under that user's generation and the global one."""
+    everyone = _generation(Family.ORDER_LIST)
+    mine = _generation(Family.ORDER_LIST, str(user_id))
+    return f"{Family.ORDER_LIST}:v{VERSION}:{user_id}:{everyone}.{mine}:{_digest(params)}"
 
 
 # --------------------------------------------------------------------------- reads
@@ -245,5 +246,17 @@ def invalidate_orders(user_id: int, order_ids: Iterable[int] = ()) -> None:
         if keys:
             cache.delete_many(keys)
         _bump(Family.ORDER_LIST, str(user_id))
+
+    _after_commit(action)
+
+
+def invalidate_everything() -> None:
+    """After a bulk write that bypassed the services (manage.py seed): every list page and
+    the category tree. Details of rows that existed before are left to their TTLs."""
+
+    def action() -> None:
+        cache.delete(category_tree_key())
+        _bump(Family.PRODUCT_LIST)
+        _bump(Family.ORDER_LIST)
 
     _after_commit(action)

@@ -174,3 +174,17 @@ def test_invalidation_while_redis_is_down_does_not_fail_the_write(
 
     assert Product.objects.get(pk=product.pk).stock_quantity == 0
     assert not shop_cache.breaker.closed()
+
+
+def test_invalidate_everything_retires_every_list_page_and_the_tree(
+    django_capture_on_commit_callbacks,
+):
+    cache.set(shop_cache.category_tree_key(), ["tree"])
+    pages = (product_list_key({"page": 1}), shop_cache.order_list_key(7, {"page": 1}))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        shop_cache.invalidate_everything()
+
+    assert cache.get(shop_cache.category_tree_key()) is None
+    assert product_list_key({"page": 1}) != pages[0]
+    assert shop_cache.order_list_key(7, {"page": 1}) != pages[1]
