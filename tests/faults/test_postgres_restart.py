@@ -17,7 +17,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 import uuid
 
 import psycopg
@@ -29,17 +28,14 @@ from tests.faults.conftest import TIMEOUT, django_env, free_port, manage, reques
 
 THREADS = 4
 STOCK = 10_000
-SEED = (
-    """
+SEED = f"""
 import json
 from rest_framework.authtoken.models import Token
 from shop.factories import ProductFactory, UserFactory
-product = ProductFactory(stock_quantity=%d, price="2.50")
+product = ProductFactory(stock_quantity={STOCK}, price="2.50")
 token = Token.objects.create(user=UserFactory(username="ada")).key
-print(json.dumps({"product": product.pk, "token": token}))
+print(json.dumps({{"product": product.pk, "token": token}}))
 """
-    % STOCK
-)
 
 
 @pytest.fixture
