@@ -9,8 +9,13 @@ Two roles (docs/security.md):
   the schema, owns nothing), no TRUNCATE, no REFERENCES or TRIGGER, and pg_monitor (the
   read-only statistics the dbhealth dashboard shows, other sessions' queries included).
 
-Audit retention deletes events, so it runs as the owner (`manage.py prune_audit` with the
-owner's DATABASE_URL), never as the application role.
+Audit retention (a Celery beat task in the worker, which runs as the application role) deletes
+events through one SECURITY DEFINER function, audit_prune_batch(table, cutoff, batch), owned by
+the owner and executable by the application role only. It deletes from event tables only, and
+only events older than the retention period (AUDIT_RETENTION_DAYS, written into the function
+when it is made): a compromised application can at most run retention early, never erase
+recent history. (A separate login role for retention would need a second set of credentials
+in every worker for the same effect.)
 
 apply() is idempotent: it creates the role when missing and re-grants everything, so it runs
 after every `migrate` (shop/apps.py, when DB_APP_ROLE is set) and picks up new tables. Default
@@ -25,6 +30,47 @@ def event_tables() -> list[str]:
     from audit.models import EVENT_MODELS
 
     return [model._meta.db_table for model in EVENT_MODELS]
+
+
+PRUNE_FUNCTION = "audit_prune_batch"
+
+
+def _prune_function() -> sql.Composed:
+    from django.conf import settings
+
+    from audit.models import PRUNE_BEFORE_SETTING
+
+    return sql.SQL(
+        """
+        CREATE OR REPLACE FUNCTION {function}(tbl regclass, cutoff timestamptz, batch int)
+        RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+        DECLARE
+            deleted int;
+        BEGIN
+            IF tbl::text <> ALL ({tables}::text[]) THEN
+                RAISE EXCEPTION '% is not an audit event table', tbl
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF cutoff > now() - make_interval(days => {days}) THEN
+                RAISE EXCEPTION 'events newer than % days are kept', {days}
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            PERFORM set_config({setting}, cutoff::text, true);
+            EXECUTE format(
+                'DELETE FROM %s WHERE pgh_id IN (SELECT pgh_id FROM %s '
+                'WHERE pgh_created_at < $1 ORDER BY pgh_created_at, pgh_id LIMIT $2)', tbl, tbl
+            ) USING cutoff, batch;
+            GET DIAGNOSTICS deleted = ROW_COUNT;
+            RETURN deleted;
+        END
+        $fn$
+        """
+    ).format(
+        function=sql.Identifier(PRUNE_FUNCTION),
+        tables=sql.Literal(event_tables()),
+        days=sql.Literal(settings.AUDIT_RETENTION_DAYS),
+        setting=sql.Literal(PRUNE_BEFORE_SETTING),
+    )
 
 
 def apply(*, role: str, password: str | None = None) -> None:
@@ -64,6 +110,12 @@ def apply(*, role: str, password: str | None = None) -> None:
         # reads; UPDATE and DELETE are the owner's (retention).
         sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), name)
         for table in event_tables()
+    ]
+    function = sql.Identifier(PRUNE_FUNCTION)
+    statements += [
+        _prune_function(),
+        sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(function),
+        sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, name),
     ]
     if password is not None:
         statements.append(sql.SQL("ALTER ROLE {} PASSWORD {}").format(name, sql.Literal(password)))

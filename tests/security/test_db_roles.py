@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.db import connection
 from psycopg.types.json import Jsonb
 
-from shop.factories import ProductFactory, UserFactory, shipping_address_for
+from audit.models import CategoryEvent
+from shop.factories import CategoryFactory, ProductFactory, UserFactory, shipping_address_for
 from shop.models import Order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,3 +124,22 @@ def test_db_roles_is_idempotent_and_reapplied_after_a_new_table(app_db):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE shop_later")
+
+
+def test_retention_runs_through_the_owners_function_and_keeps_recent_events(app_db, settings):
+    CategoryFactory()  # one audit_categoryevent, written just now
+
+    # With the configured 365 days, events of today are kept: even the application role's
+    # own retention cannot erase them, nor anything outside the event tables.
+    assert refused(app_db, "SELECT audit_prune_batch('audit_categoryevent', now(), 10)") == "42501"
+    assert refused(app_db, "SELECT audit_prune_batch('shop_product', '2000-01-01', 10)") == "42501"
+    assert app_db.execute(
+        "SELECT audit_prune_batch('audit_categoryevent', now() - interval '366 days', 10)"
+    ).fetchone() == (0,)
+
+    settings.AUDIT_RETENTION_DAYS = 0
+    call_command("db_roles", "--role", ROLE)  # the function is remade with the setting
+    assert app_db.execute(
+        "SELECT audit_prune_batch('audit_categoryevent', now(), 10)"
+    ).fetchone() == (1,)
+    assert CategoryEvent.objects.count() == 0
