@@ -7,7 +7,8 @@ Two roles (docs/security.md):
   tables, INSERT and SELECT only on audit event tables (history cannot be rewritten or
   erased from the application, whatever it runs), USAGE on sequences, no DDL (no CREATE on
   the schema, owns nothing), no TRUNCATE, no REFERENCES or TRIGGER, and pg_monitor (the
-  read-only statistics the dbhealth dashboard shows, other sessions' queries included).
+  read-only statistics the dbhealth dashboard shows, other sessions' queries included) and
+  pg_signal_backend (its cancel/terminate actions).
 
 Audit retention (a Celery beat task in the worker, which runs as the application role) deletes
 events through one SECURITY DEFINER function, audit_prune_batch(table, cutoff, batch), owned by
@@ -104,6 +105,9 @@ def apply(*, role: str, password: str | None = None) -> None:
             "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {}"
         ).format(name),
         sql.SQL("GRANT pg_monitor TO {}").format(name),
+        # The dashboard's cancel/terminate actions (superusers of the app only, dbhealth/views.py)
+        # on backends of non-superuser roles.
+        sql.SQL("GRANT pg_signal_backend TO {}").format(name),
     ]
     statements += [
         # History is append-only for the application: the audit triggers INSERT, the admin
