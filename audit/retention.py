@@ -41,24 +41,10 @@ def audit_prune(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> Pr
     for event_model in EVENT_MODELS:
         table = event_model._meta.db_table
         deleted[table] = 0
+        delete = _delete_batch if _may_delete(table) else _delete_batch_through_function
         while True:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config(%s, %s, true)", [PRUNE_BEFORE_SETTING, cutoff.isoformat()]
-                )
-                # Table names come from our own models, never from input.
-                cursor.execute(
-                    f"""
-                    DELETE FROM {connection.ops.quote_name(table)} WHERE pgh_id IN (
-                        SELECT pgh_id FROM {connection.ops.quote_name(table)}
-                         WHERE pgh_created_at < %s
-                         ORDER BY pgh_created_at, pgh_id
-                         LIMIT %s
-                    )
-                    """,  # noqa: S608
-                    [cutoff, batch_size],
-                )
-                count = cursor.rowcount
+            with transaction.atomic():
+                count = delete(table=table, cutoff=cutoff, batch_size=batch_size)
             if count == 0:
                 break
             batches += 1
@@ -66,3 +52,41 @@ def audit_prune(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> Pr
             if count < batch_size:
                 break
     return PruneResult(cutoff=cutoff, deleted=deleted, batches=batches)
+
+
+def _may_delete(table: str) -> bool:
+    """The owner may; the least-privilege application role (shop/db_roles.py) may not."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT has_table_privilege(%s, 'DELETE')", [table])
+        return cursor.fetchone()[0]
+
+
+def _delete_batch(*, table: str, cutoff: datetime, batch_size: int) -> int:
+    """One batch as the owner: SET LOCAL the cutoff the append_only trigger checks, DELETE."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config(%s, %s, true)", [PRUNE_BEFORE_SETTING, cutoff.isoformat()]
+        )
+        # Table names come from our own models, never from input.
+        cursor.execute(
+            f"""
+            DELETE FROM {connection.ops.quote_name(table)} WHERE pgh_id IN (
+                SELECT pgh_id FROM {connection.ops.quote_name(table)}
+                 WHERE pgh_created_at < %s
+                 ORDER BY pgh_created_at, pgh_id
+                 LIMIT %s
+            )
+            """,  # noqa: S608
+            [cutoff, batch_size],
+        )
+        return cursor.rowcount
+
+
+def _delete_batch_through_function(*, table: str, cutoff: datetime, batch_size: int) -> int:
+    """One batch as the application role: the owner's SECURITY DEFINER function does the same
+    DELETE, and refuses events newer than the retention period (shop/db_roles.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT audit_prune_batch(%s::regclass, %s, %s)", [table, cutoff, batch_size]
+        )
+        return cursor.fetchone()[0]

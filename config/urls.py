@@ -22,3 +22,5 @@ urlpatterns = [
 # DATA_UPLOAD_MAX_MEMORY_SIZE) answer in the API's JSON error shape, not as HTML pages.
 handler404 = "shop.api.exceptions.page_not_found"
 handler400 = "shop.api.exceptions.bad_request"
+# A database outage (lost connection, restart, pool exhausted) is a 503 with Retry-After.
+handler500 = "shop.api.exceptions.server_error"

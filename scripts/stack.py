@@ -82,8 +82,8 @@ class EmbeddedPostgres:
         self.log = self.pgdata / "server.log"
         self.os_user = PG_OS_USER if os.geteuid() == 0 else None
 
-    def url(self, database: str = DB_NAME) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = DB_NAME, user: str = "postgres") -> str:
+        return f"postgres://{user}@127.0.0.1:{self.port}/{database}"
 
     def _pg(self, exe: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
         kwargs.setdefault("stdout", subprocess.PIPE)
@@ -393,9 +393,16 @@ def celery_exists() -> bool:
     return (ROOT / "config" / "celery.py").exists()
 
 
+# The least-privilege role web, worker and beat connect as (shop/db_roles.py); migrations,
+# seeding and the role itself are the owner's (postgres). Only with the embedded server: a
+# DATABASE_URL given by the caller is used for everything, as given.
+APP_ROLE = "pgshop_app"
+
+
 def cmd_run(stack: Stack) -> int:
     env = child_env(stack.up())
-    manage(env, "migrate", "--no-input")
+    # migrate re-grants the application role afterwards (post_migrate, shop/apps.py).
+    manage({**env, "DB_APP_ROLE": APP_ROLE} if stack.postgres else env, "migrate", "--no-input")
     manage(env, "seed", "--if-empty")
     password = demo_password()
     manage({**env, "DEMO_PASSWORD": password}, "demo_user", "--username", "admin")
@@ -415,10 +422,13 @@ def cmd_run(stack: Stack) -> int:
     # connections and background threads) must not cross a fork, so the worker and beat use
     # plain persistent connections (DB_POOL=false), one per process.
     pool = {"web": "true", "worker": "false", "beat": "false"}
+    app_env = {**stack.env()}
+    if stack.postgres:
+        app_env["DATABASE_URL"] = stack.postgres.url(user=APP_ROLE)
     children = {
         name: subprocess.Popen(
             argv,
-            env=child_env(stack.env(), DB_APPLICATION_NAME=f"pgshop-{name}", DB_POOL=pool[name]),
+            env=child_env(app_env, DB_APPLICATION_NAME=f"pgshop-{name}", DB_POOL=pool[name]),
         )
         for name, argv in processes.items()
     }
@@ -430,7 +440,7 @@ def cmd_run(stack: Stack) -> int:
         f"  API docs        {base}/api/docs/\n"
         f"  Health check    {base}/healthz\n"
         f"  Demo staff login: admin / {password}\n"
-        f"  PostgreSQL      {stack.env()['DATABASE_URL']}\n"
+        f"  PostgreSQL      {app_env['DATABASE_URL']} (owner: {stack.env()['DATABASE_URL']})\n"
         f"  Redis           {stack.env()['REDIS_URL']}\n"
         f"  Running: {', '.join(children)}. Ctrl-C stops everything.\n",
         flush=True,

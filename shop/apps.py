@@ -1,7 +1,23 @@
+import os
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _grant_app_role(sender, using, **kwargs):
+    """After every migrate: re-grant the application role (new tables included)."""
+    from shop import db_roles
+
+    db_roles.apply(role=os.environ["DB_APP_ROLE"], password=os.environ.get("DB_APP_PASSWORD"))
 
 
 class ShopConfig(AppConfig):
     """The domain: users, profiles, categories, products, orders and order items."""
 
     name = "shop"
+
+    def ready(self):
+        # Set where migrations run as an owner distinct from the application's role
+        # (scripts/stack.py, docker-compose.yml); see shop/db_roles.py.
+        if os.environ.get("DB_APP_ROLE"):
+            post_migrate.connect(_grant_app_role, sender=self, dispatch_uid="shop-db-roles")

@@ -29,6 +29,7 @@ OPERATOR_ENV = {
     "SECRET_KEY": "k" * 64,
     "ALLOWED_HOSTS": "shop.example.com",
     "POSTGRES_PASSWORD": "0123456789abcdef",
+    "APP_DB_PASSWORD": "fedcba9876543210",
 }
 
 
@@ -235,8 +236,8 @@ def test_interpolate_follows_compose():
 # --------------------------------------------------------------------------- services
 
 
-def test_the_five_services_exist():
-    assert {"postgres", "redis", "web", "worker", "beat"} <= set(SERVICES)
+def test_the_six_services_exist():
+    assert {"postgres", "redis", "migrate", "web", "worker", "beat"} <= set(SERVICES)
 
 
 def test_postgres_is_18_and_keeps_statement_statistics():
@@ -335,16 +336,31 @@ def test_app_services_are_built_from_the_dockerfile(service):
     assert (ROOT / context / dockerfile).resolve() == ROOT / "Dockerfile"
 
 
-def test_web_migrates_then_serves_with_gunicorn():
+def test_migrate_runs_once_as_the_owner_and_sets_up_the_application_role():
+    assert command("migrate") == ["python", "manage.py", "migrate", "--no-input"]
+    assert SERVICES["migrate"]["restart"] == "no"
+    env = resolved_environment("migrate")
+    owner = urlsplit(env["DATABASE_URL"])
+    assert (owner.username, owner.password) == ("shop", OPERATOR_ENV["POSTGRES_PASSWORD"])
+    assert env["DB_APP_ROLE"] == "pgshop_app"
+    assert env["DB_APP_PASSWORD"] == OPERATOR_ENV["APP_DB_PASSWORD"]
+    assert env["DB_POOL"] == "false"
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_app_services_start_after_migrations_succeeded(service):
+    depends_on = SERVICES[service]["depends_on"]
+    assert depends_on["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_web_serves_with_gunicorn():
     argv = command("web")
-    assert argv[:4] == ["python", "manage.py", "migrate", "--no-input"]
-    assert argv[4] == "&&"
-    gunicorn = argv[argv.index("gunicorn") :]
-    assert gunicorn[1] == "config.wsgi"
-    assert gunicorn[gunicorn.index("--bind") + 1] == "0.0.0.0:8000"
-    assert 2 <= int(gunicorn[gunicorn.index("--workers") + 1]) <= 4
+    assert argv[:2] == ["gunicorn", "config.wsgi"]
+    options = dict(arg.removeprefix("--").split("=", 1) for arg in argv[2:] if "=" in arg)
+    assert options["bind"] == "0.0.0.0:8000"
+    assert 2 <= int(options["workers"]) <= 4
     # The psycopg pool is opened per worker, after gunicorn forks: never --preload.
-    assert "--preload" not in gunicorn
+    assert "--preload" not in argv
 
 
 @pytest.mark.parametrize(("service", "subcommand"), [("worker", "worker"), ("beat", "beat")])
@@ -386,14 +402,14 @@ def test_app_service_environment(service, application_name, pool):
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
-def test_database_url_points_at_the_postgres_service(service):
+def test_database_url_points_at_the_postgres_service_as_the_application_role(service):
     url = urlsplit(resolved_environment(service)["DATABASE_URL"])
     postgres = resolved_environment("postgres")
     assert url.scheme in {"postgres", "postgresql"}
     assert (url.hostname, url.port, url.path) == ("postgres", 5432, "/shop")
     assert url.path.lstrip("/") == postgres["POSTGRES_DB"]
-    assert url.username == postgres["POSTGRES_USER"]
-    assert url.password == postgres["POSTGRES_PASSWORD"] == OPERATOR_ENV["POSTGRES_PASSWORD"]
+    # Not the owner: the role made by the migrate service (shop/db_roles.py).
+    assert (url.username, url.password) == ("pgshop_app", OPERATOR_ENV["APP_DB_PASSWORD"])
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
@@ -408,7 +424,7 @@ def test_redis_url_points_at_the_redis_service(service):
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE", re.IGNORECASE)
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "web", "worker", "beat"])
+@pytest.mark.parametrize("service", ["postgres", "redis", "migrate", "web", "worker", "beat"])
 def test_secrets_come_from_required_variables(service):
     """Secrets are ${NAME:?message}: no literal value and no default in the file."""
     for key, value in environment(service).items():
@@ -431,7 +447,10 @@ def test_the_secrets_that_must_be_required():
     [
         *[("SECRET_KEY", service) for service in APP_SERVICES],
         *[("ALLOWED_HOSTS", service) for service in APP_SERVICES],
-        *[("POSTGRES_PASSWORD", service) for service in ("postgres", *APP_SERVICES)],
+        ("POSTGRES_PASSWORD", "postgres"),
+        ("POSTGRES_PASSWORD", "migrate"),
+        ("APP_DB_PASSWORD", "migrate"),
+        *[("APP_DB_PASSWORD", service) for service in APP_SERVICES],
     ],
 )
 @pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])

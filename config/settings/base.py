@@ -252,6 +252,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Never DEBUG: statement logging prints parameters (password hashes, API tokens).
         "django.db.backends": {"level": "INFO"},
         "django.utils.autoreload": {"level": "WARNING"},  # runserver prints its own lines
     },

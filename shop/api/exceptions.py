@@ -6,10 +6,14 @@ sentence for people; `fields` maps an input field to its messages (empty when th
 is not about a field). Anything that is not a known error stays a 500 and is logged.
 """
 
+import sys
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found as django_page_not_found
+from django.views.defaults import server_error as django_server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -101,3 +105,31 @@ def bad_request(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("bad_request", "The request could not be read."), status=400)
     return django_bad_request(request, exception)
+
+
+# How long a client should wait before retrying while the database is unreachable: a
+# PostgreSQL restart or failover takes seconds.
+DATABASE_RETRY_AFTER = "5"
+
+
+def server_error(request):
+    """Django's 500, except when the database could not be reached.
+
+    Django calls this inside its `except` block, so the exception is sys.exc_info(). A lost
+    connection, a server restarting or shutting down (OperationalError, InterfaceError) or
+    no free pooled connection within DB_POOL_TIMEOUT (psycopg_pool.PoolTimeout, which Django
+    wraps as OperationalError) is an outage, not a bug: the answer is 503 with Retry-After,
+    in the API's error shape under /api/. The broken connection is discarded when the
+    request ends (Django closes a connection whose error left it unusable, and the pool
+    checks every connection it hands out), so the pool recovers by itself.
+    """
+    exc = sys.exc_info()[1]
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return django_server_error(request)
+    message = "The database is unavailable; please try again in a moment."
+    if request.path.startswith("/api/"):
+        response = JsonResponse(error_body("unavailable", message), status=503)
+    else:
+        response = HttpResponse(message, content_type="text/plain; charset=utf-8", status=503)
+    response["Retry-After"] = DATABASE_RETRY_AFTER
+    return response

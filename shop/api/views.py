@@ -193,7 +193,9 @@ class ProductListView(generics.ListAPIView):
         # Unfiltered; ProductFilter hands the validated query string to the same selector.
         return selectors.product_list()
 
-    @extend_schema(operation_id="products_list", responses={200: s.ProductOutput(many=True)})
+    @extend_schema(
+        operation_id="products_list", responses={200: s.ProductOutput(many=True), **_errors(400)}
+    )
     def get(self, request):
         return super().get(request)
 
@@ -242,7 +244,7 @@ class OrderListCreateView(generics.ListAPIView):
 
     @extend_schema(
         operation_id="orders_list",
-        responses={200: s.OrderSummaryOutput(many=True)},
+        responses={200: s.OrderSummaryOutput(many=True), **_errors(400, 401)},
         description="My orders, newest first.",
     )
     def get(self, request):

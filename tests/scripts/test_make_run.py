@@ -98,6 +98,8 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     assert f"API             http://127.0.0.1:{ports['web']}/api/v1/" in output
     assert f"API docs        http://127.0.0.1:{ports['web']}/api/docs/" in output
     assert products_page_size == 5  # the API answers, over the seeded catalogue
+    # ...connected as the least-privilege role; migrations ran as the owner.
+    assert f"PostgreSQL      postgres://pgshop_app@127.0.0.1:{ports['pg']}/shop (owner: " in output
     assert "Seeded 200 users, 24 categories, 500 products, 2000 orders." in output
     assert code == 0  # a clean stop, not an error
     assert [listening(port) for port in ports.values()] == [False, False, False], output

@@ -1,0 +1,128 @@
+"""Least-privilege database roles: the owner migrates, the application only reads and writes.
+
+Two roles (docs/security.md):
+
+- the owner: owns the schema, runs migrations and this module (DATABASE_URL of `migrate`);
+- the application role (web and worker): SELECT, INSERT, UPDATE, DELETE on the application's
+  tables, INSERT and SELECT only on audit event tables (history cannot be rewritten or
+  erased from the application, whatever it runs), USAGE on sequences, no DDL (no CREATE on
+  the schema, owns nothing), no TRUNCATE, no REFERENCES or TRIGGER, and pg_monitor (the
+  read-only statistics the dbhealth dashboard shows, other sessions' queries included) and
+  pg_signal_backend (its cancel/terminate actions).
+
+Audit retention (a Celery beat task in the worker, which runs as the application role) deletes
+events through one SECURITY DEFINER function, audit_prune_batch(table, cutoff, batch), owned by
+the owner and executable by the application role only. It deletes from event tables only, and
+only events older than the retention period (AUDIT_RETENTION_DAYS, written into the function
+when it is made): a compromised application can at most run retention early, never erase
+recent history. (A separate login role for retention would need a second set of credentials
+in every worker for the same effect.)
+
+apply() is idempotent: it creates the role when missing and re-grants everything, so it runs
+after every `migrate` (shop/apps.py, when DB_APP_ROLE is set) and picks up new tables. Default
+privileges cover tables a migration creates before then.
+"""
+
+from django.db import connection, transaction
+from psycopg import sql
+
+
+def event_tables() -> list[str]:
+    from audit.models import EVENT_MODELS
+
+    return [model._meta.db_table for model in EVENT_MODELS]
+
+
+PRUNE_FUNCTION = "audit_prune_batch"
+
+
+def _prune_function() -> sql.Composed:
+    from django.conf import settings
+
+    from audit.models import PRUNE_BEFORE_SETTING
+
+    return sql.SQL(
+        """
+        CREATE OR REPLACE FUNCTION {function}(tbl regclass, cutoff timestamptz, batch int)
+        RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+        DECLARE
+            deleted int;
+        BEGIN
+            IF tbl::text <> ALL ({tables}::text[]) THEN
+                RAISE EXCEPTION '% is not an audit event table', tbl
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF cutoff > now() - make_interval(days => {days}) THEN
+                RAISE EXCEPTION 'events newer than % days are kept', {days}
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            PERFORM set_config({setting}, cutoff::text, true);
+            EXECUTE format(
+                'DELETE FROM %s WHERE pgh_id IN (SELECT pgh_id FROM %s '
+                'WHERE pgh_created_at < $1 ORDER BY pgh_created_at, pgh_id LIMIT $2)', tbl, tbl
+            ) USING cutoff, batch;
+            GET DIAGNOSTICS deleted = ROW_COUNT;
+            RETURN deleted;
+        END
+        $fn$
+        """
+    ).format(
+        function=sql.Identifier(PRUNE_FUNCTION),
+        tables=sql.Literal(event_tables()),
+        days=sql.Literal(settings.AUDIT_RETENTION_DAYS),
+        setting=sql.Literal(PRUNE_BEFORE_SETTING),
+    )
+
+
+def apply(*, role: str, password: str | None = None) -> None:
+    """Create (if missing) and grant the application role, as the owner, in one transaction."""
+    name = sql.Identifier(role)
+    database = sql.Identifier(connection.settings_dict["NAME"])
+    statements = [
+        sql.SQL(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {role}) THEN "
+            "CREATE ROLE {name} LOGIN; END IF; END $$"
+        ).format(role=sql.Literal(role), name=name),
+        # Nothing beyond logging in: a compromised app cannot make roles, databases or bypass
+        # row-level security.
+        sql.SQL(
+            "ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+        ).format(name),
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, name),
+        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(name),
+        sql.SQL("REVOKE CREATE ON SCHEMA public FROM {}").format(name),  # no DDL
+        sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(name),
+        sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(
+            name
+        ),
+        sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(name),
+        # Tables and sequences the owner creates later (the next migration) start the same.
+        sql.SQL(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}"
+        ).format(name),
+        sql.SQL(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {}"
+        ).format(name),
+        sql.SQL("GRANT pg_monitor TO {}").format(name),
+        # The dashboard's cancel/terminate actions (superusers of the app only, dbhealth/views.py)
+        # on backends of non-superuser roles.
+        sql.SQL("GRANT pg_signal_backend TO {}").format(name),
+    ]
+    statements += [
+        # History is append-only for the application: the audit triggers INSERT, the admin
+        # reads; UPDATE and DELETE are the owner's (retention).
+        sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), name)
+        for table in event_tables()
+    ]
+    function = sql.Identifier(PRUNE_FUNCTION)
+    statements += [
+        _prune_function(),
+        sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(function),
+        sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, name),
+    ]
+    if password is not None:
+        statements.append(sql.SQL("ALTER ROLE {} PASSWORD {}").format(name, sql.Literal(password)))
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement.as_string(cursor.connection))

@@ -1,0 +1,56 @@
+"""Fault tests: real servers of their own (scripts/stack.py), broken on purpose.
+
+Each test starts what it breaks in a temporary folder on free ports, so the servers the
+suite itself runs on are never touched. Every wait is bounded.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+TIMEOUT = 30  # seconds for any one HTTP request or server start
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(url: str, *, body: dict | None = None, token: str | None = None, key=None):
+    """(status, headers, parsed JSON body) of one HTTP request; never raises on 4xx/5xx."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    if key:
+        headers["Idempotency-Key"] = key
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 (loopback)
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT) as response:  # noqa: S310
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as failure:
+        raw = failure.read()
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = raw.decode(errors="replace")  # not JSON: the test shows what came back
+        return failure.code, dict(failure.headers), parsed
+
+
+def django_env(**extra: str) -> dict[str, str]:
+    """The environment of a child Django process (test settings; extra overrides)."""
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", **extra}
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
