@@ -3203,5 +3203,33 @@ ALTER TABLE ONLY public.shop_userprofile
     ADD CONSTRAINT shop_userprofile_user_id_f68b553c_fk_shop_user_id FOREIGN KEY (user_id) REFERENCES public.shop_user(id) DEFERRABLE INITIALLY DEFERRED;
 
 --
+-- Name: shop_order; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.shop_order ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: shop_order shop_order_shopper; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY shop_order_shopper ON public.shop_order USING ((((NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint IS NULL) OR (user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint))) WITH CHECK ((((NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint IS NULL) OR (user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint)));
+
+--
+-- Name: shop_orderitem; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.shop_orderitem ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: shop_orderitem shop_orderitem_shopper; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY shop_orderitem_shopper ON public.shop_orderitem USING ((((NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint IS NULL) OR (EXISTS ( SELECT 1
+   FROM public.shop_order o
+  WHERE ((o.id = shop_orderitem.order_id) AND (o.user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint)))))) WITH CHECK ((((NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint IS NULL) OR (EXISTS ( SELECT 1
+   FROM public.shop_order o
+  WHERE ((o.id = shop_orderitem.order_id) AND (o.user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint))))));
+
+--
 -- PostgreSQL database dump complete
 --

@@ -45,6 +45,9 @@ MIDDLEWARE = [
     # After authentication: every write of the request is recorded with its user, method, path
     # and request id (audit/middleware.py).
     "audit.middleware.AuditContextMiddleware",
+    # Under /api/, every statement of a shopper's request carries the shopper's id, which the
+    # row-level security policies on orders check (shop/api/rls.py).
+    "shop.api.rls.ShopperScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

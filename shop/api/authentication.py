@@ -7,6 +7,7 @@ token issued before a suspension must stop working with it.
 from drf_spectacular.authentication import SessionScheme as SpectacularSessionScheme
 from rest_framework import authentication, exceptions
 
+from shop.api import rls
 from shop.models import User
 
 INACTIVE = "This account is suspended or closed."
@@ -17,6 +18,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         user, token = super().authenticate_credentials(key)
         if user.status != User.Status.ACTIVE:
             raise exceptions.AuthenticationFailed(INACTIVE)
+        rls.scope_to(user)  # PostgreSQL shows this shopper only their own orders
         return user, token
 
 
@@ -25,6 +27,8 @@ class SessionAuthentication(authentication.SessionAuthentication):
         result = super().authenticate(request)
         if result is not None and result[0].status != User.Status.ACTIVE:
             raise exceptions.AuthenticationFailed(INACTIVE)
+        if result is not None:
+            rls.scope_to(result[0])  # PostgreSQL shows this shopper only their own orders
         return result
 
 

@@ -1,3 +1,29 @@
 """The API tests' clients and fixtures, shared (tests/shop/api/conftest.py)."""
 
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
 from tests.shop.api.conftest import anon, api, fresh_throttle_counters, staff, user  # noqa: F401
+
+ROLE = "pgshop_app_test"
+PASSWORD = "app-role-test-password"
+
+
+@pytest.fixture
+def app_db(monkeypatch):
+    """A psycopg connection as the application role, autocommit: each statement stands alone."""
+    monkeypatch.setenv("DB_APP_PASSWORD", PASSWORD)
+    call_command("db_roles", "--role", ROLE)
+    db = connection.settings_dict
+    conn = psycopg.connect(
+        host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=ROLE, password=PASSWORD,
+        autocommit=True,
+    )  # fmt: skip
+    yield conn
+    conn.close()
+    with connection.cursor() as cursor:
+        cursor.execute(f"REASSIGN OWNED BY {ROLE} TO CURRENT_USER")
+        cursor.execute(f"DROP OWNED BY {ROLE}")
+        cursor.execute(f"DROP ROLE {ROLE}")

@@ -13,29 +13,9 @@ from psycopg.types.json import Jsonb
 from audit.models import CategoryEvent
 from shop.factories import CategoryFactory, ProductFactory, UserFactory, shipping_address_for
 from shop.models import Order
+from tests.security.conftest import ROLE
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ROLE = "pgshop_app_test"
-PASSWORD = "app-role-test-password"
-
-
-@pytest.fixture
-def app_db(monkeypatch):
-    """A psycopg connection as the application role, autocommit: each statement stands alone."""
-    monkeypatch.setenv("DB_APP_PASSWORD", PASSWORD)
-    call_command("db_roles", "--role", ROLE)
-    db = connection.settings_dict
-    conn = psycopg.connect(
-        host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=ROLE, password=PASSWORD,
-        autocommit=True,
-    )  # fmt: skip
-    yield conn
-    conn.close()
-    with connection.cursor() as cursor:
-        cursor.execute(f"REASSIGN OWNED BY {ROLE} TO CURRENT_USER")
-        cursor.execute(f"DROP OWNED BY {ROLE}")
-        cursor.execute(f"DROP ROLE {ROLE}")
 
 
 def refused(conn, statement: str, params=None) -> str:
