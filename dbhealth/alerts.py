@@ -190,13 +190,13 @@ RULES = {
 
 OPEN_SQL = """
 INSERT INTO dbhealth_alert (rule, subject, message, value, first_seen, last_seen)
-VALUES (%s, %s, %s, %s, now(), now())
+VALUES (%s, %s, %s, %s, clock_timestamp(), clock_timestamp())
 ON CONFLICT (rule, subject) WHERE resolved_at IS NULL
-DO UPDATE SET last_seen = now(), message = EXCLUDED.message, value = EXCLUDED.value
+DO UPDATE SET last_seen = clock_timestamp(), message = EXCLUDED.message, value = EXCLUDED.value
 RETURNING id, xmax = 0 AS opened
 """
 RESOLVE_SQL = """
-UPDATE dbhealth_alert SET resolved_at = now()
+UPDATE dbhealth_alert SET resolved_at = clock_timestamp()
  WHERE rule = %s AND resolved_at IS NULL AND NOT (subject = ANY(%s))
 RETURNING id, subject
 """
