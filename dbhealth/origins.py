@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 UNSAFE = re.compile(r"[^A-Za-z0-9/:<>._-]")
 FINGERPRINT_IN_COMMENT = re.compile(r"/\*fp='([0-9a-f]{16})'")
+ORIGIN_COMMENT = re.compile(r"\n/\*fp='[0-9a-f]{16}'[^*]*\*/(?=;?$)")
 
 # Redis keys (through the cache's prefix, so each test run has its own):
 #   dbhealth:origins:<origin>  hash fingerprint -> executions by that origin
@@ -95,6 +96,11 @@ def commented(sql: str, origin: Origin, fp: str) -> str:
     if body.endswith(";"):
         return f"{body[:-1]}\n{comment};"
     return f"{body}\n{comment}"
+
+
+def uncommented(sql: str) -> str:
+    """The statement without the origin comment (for tests that read captured SQL)."""
+    return ORIGIN_COMMENT.sub("", sql)
 
 
 def execute_wrapper(execute, sql, params, many, context):

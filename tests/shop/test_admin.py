@@ -15,6 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dbhealth.origins import uncommented
 from shop.factories import (
     CategoryFactory,
     OrderFactory,
@@ -372,7 +373,7 @@ def test_saving_an_order_locks_its_row_first(staff_client):
 
     reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "shop_order"."id"')]
     assert len(reads) == 1
-    assert reads[0].endswith(" FOR UPDATE")
+    assert uncommented(reads[0]).endswith(" FOR UPDATE")  # before the origin's SQL comment
 
 
 @pytest.mark.parametrize("key", ["name", "line1", "city", "postal_code", "country"])
