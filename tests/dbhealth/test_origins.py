@@ -129,3 +129,35 @@ def test_a_celery_tasks_statements_are_attributed_to_the_task(celery_worker):
     resolve()
     [insert] = [s for s in origins.statements_of(task) if s["sql"].startswith("INSERT")][:1]
     assert (task, 2) in origins.by_queryid()[insert["queryid"]]
+
+
+@pytest.mark.django_db
+def test_a_management_commands_statements_are_attributed_to_the_command():
+    import os
+    import subprocess
+    import sys
+    from urllib.parse import quote
+
+    from django.conf import settings
+
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DB_POOL": "false",
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "showmigrations", "dbhealth"],
+        env=env, cwd=settings.BASE_DIR, check=True, capture_output=True,
+    )  # fmt: skip
+
+    reads = [
+        s
+        for s in origins.statements_of("command:showmigrations")
+        if s["sql"].startswith('SELECT "django_migrations"')
+    ]
+    # showmigrations reads the applied migrations twice (its loader, then its consistency check)
+    assert [s["executions"] for s in reads] == [2]
