@@ -9,7 +9,9 @@ if __name__ == "__main__":
     from django.core.management import execute_from_command_line
 
     from audit.context import command_context
+    from dbhealth import origins
 
-    # Every write the command makes is recorded with its name (audit history).
-    with command_context(sys.argv):
+    # Every write the command makes is recorded with its name (audit history), and every
+    # statement it sends carries it in a SQL comment (dbhealth/origins.py).
+    with command_context(sys.argv), origins.command_context(sys.argv):
         execute_from_command_line(sys.argv)

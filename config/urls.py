@@ -3,9 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.views import healthz
+from dbhealth.metrics import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Prometheus scrape target: the database health figures (dbhealth/metrics.py).
+    path("metrics", metrics_view, name="metrics"),
     # The database health dashboard, inside the admin (before admin.site.urls, whose own
     # /admin/dbhealth/ app index it replaces).
     path("admin/dbhealth/", include("dbhealth.urls")),

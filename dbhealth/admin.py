@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 
-from dbhealth.models import Dashboard
+from dbhealth.models import Alert, Dashboard
 from dbhealth.views import PERMISSION
 
 
@@ -33,3 +33,25 @@ class DashboardAdmin(admin.ModelAdmin):
 
         name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
         return [path("", self.admin_site.admin_view(to_dashboard), name=name)]
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    """Read-only: alerts are opened and resolved by the rules (dbhealth/alerts.py) alone."""
+
+    list_display = ["rule", "subject", "message", "first_seen", "last_seen", "resolved_at"]
+    list_filter = ["rule", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["rule", "subject"]
+    ordering = ["-first_seen"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(PERMISSION)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

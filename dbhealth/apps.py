@@ -6,3 +6,14 @@ class DbhealthConfig(AppConfig):
 
     name = "dbhealth"
     verbose_name = "Database health"
+
+    def ready(self):
+        from celery.signals import task_postrun, task_prerun
+        from django.db.backends.signals import connection_created
+
+        from dbhealth import origins
+
+        # Every statement of every connection carries its origin (dbhealth/origins.py).
+        connection_created.connect(origins.install, dispatch_uid="dbhealth-origins")
+        task_prerun.connect(origins.task_started, dispatch_uid="dbhealth-origins-start")
+        task_postrun.connect(origins.task_finished, dispatch_uid="dbhealth-origins-end")

@@ -59,6 +59,16 @@ DEFAULTS = {
     # node whose own cost (or time, with ANALYZE) is at least this share of the whole is costly.
     "EXPLAIN_TIMEOUT_MS": 5_000,
     "EXPLAIN_COSTLY_SHARE": 0.30,
+    # History: snapshots (and their samples) older than this are deleted by the snapshot task;
+    # 8 days keep the 7-day charts full.
+    "HISTORY_RETENTION_DAYS": 8,
+    # Alerts: a statement regressed when its mean time since the previous snapshot is at least
+    # FACTOR times its mean over the BASELINE_HOURS before, and at least MIN_MS, with at least
+    # MIN_CALLS calls in both (a handful of calls is noise).
+    "REGRESSION_FACTOR": 3.0,
+    "REGRESSION_MIN_MS": 10.0,
+    "REGRESSION_MIN_CALLS": 10,
+    "REGRESSION_BASELINE_HOURS": 24,
 }
 
 

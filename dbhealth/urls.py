@@ -34,9 +34,13 @@ urlpatterns = [
     *[
         path(f"{name}/", page(views.panel_view(name)), name=name)
         for name, _ in PANELS
-        if name not in ("overview", "explain")
+        if name not in ("overview", "explain", "history", "origins")
     ],
     path("queries/<signed:queryid>/", page(views.query_detail), name="query"),
     path("explain/", page(views.explain_view), name="explain"),
+    path("history/", page(views.history_view), name="history"),
+    path("origins/", page(views.origins_view), name="origins"),
+    # An origin is "route:<pattern>", "task:<name>" or "command:<name>"; patterns contain "/".
+    path("origins/<path:origin>", page(views.origin_view), name="origin"),
     path("activity/<int:pid>/<str:action>/", page(views.signal_view), name="signal"),
 ]

@@ -22,9 +22,20 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from dbhealth import history as statistics_history
+from dbhealth import origins as statement_origins
 from dbhealth.conf import config
-from dbhealth.models import Dashboard
-from dbhealth.panels import PANELS, SQL_PANELS, activity, application, explain, queries
+from dbhealth.models import Alert, Dashboard
+from dbhealth.panels import (
+    PANELS,
+    SQL_PANELS,
+    activity,
+    application,
+    explain,
+    history,
+    origins,
+    queries,
+)
 from dbhealth.panels.base import RANK, fresh_statistics, server_version
 
 PERMISSION = "dbhealth.view_dashboard"
@@ -85,6 +96,8 @@ def overview(request):
         data=results["Overview"],
         checks=checks,
         counts={s: sum(1 for c in checks if c.status == s) for s in RANK},
+        alerts=list(Alert.objects.filter(resolved_at__isnull=True).order_by("-first_seen")),
+        resolved=list(Alert.objects.filter(resolved_at__isnull=False).order_by("-first_seen")[:10]),
     )
 
 
@@ -104,6 +117,10 @@ def panel_view(name: str):
         else:
             with reading() as cursor:
                 data = module.collect(cursor, settings, **extra)
+        if name == "queries" and data["statements"]:
+            found = statement_origins.by_queryid()
+            for statement in data["statements"]:
+                statement["origins"] = found.get(statement["queryid"], [])
         return render(request, name, name, data=data, checks=data["checks"], **extra)
 
     view.__name__ = f"{name}_view"
@@ -115,7 +132,38 @@ def query_detail(request, queryid: int):
         statement = queries.detail(cursor, queryid)
     if statement is None:
         raise Http404("No such statement in pg_stat_statements for this database.")
-    return render(request, "query_detail", "queries", statement=statement)
+    range_name = range_from(request)
+    return render(
+        request,
+        "query_detail",
+        "queries",
+        statement=statement,
+        origins=statement_origins.by_queryid().get(queryid, []),
+        range=range_name,
+        ranges=list(statistics_history.RANGES),
+        chart=statistics_history.query_series(queryid, range_name),
+    )
+
+
+def range_from(request) -> str:
+    given = request.GET.get("range", "24h")
+    return given if given in statistics_history.RANGES else "24h"
+
+
+def history_view(request):
+    data = history.collect(range_from(request))
+    return render(request, "history", "history", data=data, checks=[])
+
+
+def origins_view(request):
+    return render(request, "origins", "origins", data=origins.collect(), checks=[])
+
+
+def origin_view(request, origin: str):
+    statements = statement_origins.statements_of(origin)
+    if not statements:
+        raise Http404("No statement recorded for this origin.")
+    return render(request, "origin", "origins", origin=origin, statements=statements, checks=[])
 
 
 class ExplainForm(forms.Form):

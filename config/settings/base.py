@@ -37,6 +37,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every statement of the request, session and user lookups included, carries its
+    # route in a SQL comment and is counted for it (dbhealth/origins.py).
+    "dbhealth.origins.OriginMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -169,6 +172,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "audit-prune": {"task": "audit.tasks.audit_prune_task", "schedule": 24 * 60 * 60},
     # The detail pages of the best sellers, refreshed before their entries expire (300 s).
     "shop-cache-warm": {"task": "shop.tasks.product_cache_warm", "schedule": 4 * 60},
+    # Statistics history for the dashboard's charts (dbhealth/history.py), pruned as it goes.
+    "dbhealth-snapshot": {"task": "dbhealth.tasks.dbhealth_snapshot_task", "schedule": 5 * 60},
+    # Alert rules (dbhealth/alerts.py): a breach opens an alert and mails ADMINS once.
+    "dbhealth-alerts": {"task": "dbhealth.tasks.dbhealth_alerts_task", "schedule": 60},
+    # Query id <- origin links, from the comments of running and sampled statements.
+    "dbhealth-origins": {"task": "dbhealth.tasks.dbhealth_origins_task", "schedule": 30},
 }
 CACHE_WARM_TOP_N = env.int("CACHE_WARM_TOP_N", default=50)
 
@@ -176,6 +185,12 @@ CACHE_WARM_TOP_N = env.int("CACHE_WARM_TOP_N", default=50)
 # Thresholds of the database health dashboard (/admin/dbhealth/); every key, its default and
 # its meaning are in dbhealth/conf.py. Override only what differs, e.g. {"SLOW_QUERY_MS": 50}.
 DBHEALTH: dict = {}
+# /metrics (Prometheus) answers a staff session with the dashboard permission, or a scraper
+# that sends "Authorization: Bearer <this>". Empty: no token is accepted.
+DBHEALTH_METRICS_TOKEN = env("DBHEALTH_METRICS_TOKEN", default="")
+# Who gets the alert mails (mail_admins): ADMINS=ops@example.com,dba@example.com
+ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
+SERVER_EMAIL = env("SERVER_EMAIL", default="pgshop@localhost")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -15,6 +15,8 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 
+from dbhealth.history import snapshot_take
+from dbhealth.models import QuerySample
 from dbhealth.panels import PANELS
 from shop.factories import OrderFactory, ProductFactory, UserFactory
 from tests.dbhealth.conftest import preloaded
@@ -40,6 +42,8 @@ PAGES = {
     "maintenance": "/admin/dbhealth/maintenance/",
     "replication": "/admin/dbhealth/replication/",
     "settings": "/admin/dbhealth/settings/",
+    "history": "/admin/dbhealth/history/",
+    "origins": "/admin/dbhealth/origins/",
     "explain": "/admin/dbhealth/explain/",
     "application": "/admin/dbhealth/application/",
 }
@@ -67,6 +71,9 @@ def test_every_page_renders_in_chromium_without_console_errors(live_server, clie
     # Given a little data and a logged-in superuser (who sees every control)
     with transaction.atomic():  # the order total is checked at COMMIT
         OrderFactory(lines=[(ProductFactory(), 2)])
+    # Two snapshots, so that the history charts have lines to draw
+    snapshot_take()
+    charted = QuerySample.objects.filter(snapshot=snapshot_take()).order_by("-calls").first()
     client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     with_statements = preloaded()
@@ -92,6 +99,16 @@ def test_every_page_renders_in_chromium_without_console_errors(live_server, clie
             assert response.status == 200, (path, response.status)
             titles[name] = page.locator("#content h1").inner_text()
             page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+        charts = (
+            page.goto(live_server.url + PAGES["history"])
+            and page.locator("#chart-table-size .uplot").count()
+        )
+
+        # An origin's page (the dashboard's own requests are counted for their routes)
+        page.goto(live_server.url + PAGES["origins"])
+        page.locator("#origins a", has_text="route:").first.click()
+        origin_title = page.locator("#content h2").first.inner_text()
+        page.screenshot(path=ARTIFACTS / "origin.png", full_page=True)
 
         # EXPLAIN ANALYZE of a join, submitted through the form
         page.goto(live_server.url + PAGES["explain"])
@@ -111,9 +128,12 @@ def test_every_page_renders_in_chromium_without_console_errors(live_server, clie
         if with_statements:
             page.locator("#statements a", has_text="details").first.click()
             detail_title = page.locator("#content h2").first.inner_text()
+            page.goto(f"{live_server.url}{PAGES['queries']}{charted.queryid}/?range=7d")
+            detail_chart = page.locator("#chart-query .uplot").count()
             page.screenshot(path=ARTIFACTS / "query-detail.png", full_page=True)
         else:
             detail_title = page.locator("#enable-steps li").first.inner_text()
+            detail_chart = 1  # no statement page to draw on
         context.close()
 
     assert errors == []
@@ -121,10 +141,13 @@ def test_every_page_renders_in_chromium_without_console_errors(live_server, clie
         "overview": "Database health",
         **{f"{name}": f"Database health: {m.TITLE}" for name, m in PANELS if name != "overview"},
     }
+    assert charts == 1  # uPlot drew the table-size chart
+    assert origin_title.startswith("Statements of route:")
+    assert detail_chart == 1  # a statement of both snapshots: its chart is drawn
     assert plan_root == "Sort"  # ORDER BY 2 DESC over the aggregate: the top node
     assert detail_title.startswith("Statement " if with_statements else "Preload the library")
     assert sorted(p.name for p in ARTIFACTS.glob("*.png")) == sorted(
         [f"{name}.png" for name in PAGES]
-        + ["explain-plan.png"]
+        + ["explain-plan.png", "origin.png"]
         + (["query-detail.png"] if with_statements else [])
     )

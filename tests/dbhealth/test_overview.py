@@ -38,7 +38,7 @@ CHECKS = [
 
 
 def test_the_overview_lists_every_check_worst_first(viewer_client, django_assert_num_queries):
-    with django_assert_num_queries(39 if preloaded() else 37):
+    with django_assert_num_queries(41 if preloaded() else 39):
         response = viewer_client.get("/admin/dbhealth/")
 
     checks = response.context["checks"]

@@ -15,6 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dbhealth.origins import uncommented
 from shop.factories import (
     CategoryFactory,
     OrderFactory,
@@ -374,8 +375,8 @@ def test_saving_an_order_locks_its_row_first(staff_client):
     # lock, which this transaction already holds.
     reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "shop_order"."id"')]
     assert len(reads) == 2
-    assert reads[0].endswith(" FOR UPDATE")
-    assert reads[1].endswith(" FOR NO KEY UPDATE")
+    assert uncommented(reads[0]).endswith(" FOR UPDATE")  # before the origin's SQL comment
+    assert uncommented(reads[1]).endswith(" FOR NO KEY UPDATE")
 
 
 def test_cancelling_in_the_admin_puts_the_stock_back(staff_client):

@@ -1,0 +1,215 @@
+"""Statistics history without resetting pg_stat_statements: snapshots, deltas, retention, and
+the series the charts draw.
+
+snapshot_take() copies the cumulative counters of pg_stat_statements (per query id, all roles
+added up), pg_stat_user_tables and pg_stat_user_indexes into this app's tables, each with its
+delta since the previous snapshot:
+
+- the counter went up: the difference;
+- the counter went down, or the row was not in the previous snapshot, or pg_stat_statements
+  was reset in between (pg_stat_statements_info.stats_reset moved): the counter itself, since
+  whatever it counts began after the previous snapshot (from 0).
+
+An entry evicted (pg_stat_statements.max) and recreated between two snapshots that has already
+grown past its old value cannot be told apart from one that kept growing; the snapshot records
+pg_stat_statements_info.dealloc so that such a window is visible (Snapshot.statements_evicted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from dbhealth.conf import config
+from dbhealth.models import IndexSample, QuerySample, Snapshot, TableSample
+from dbhealth.panels import queries
+from dbhealth.panels.base import fresh_statistics, row, rows
+
+STATEMENTS_SQL = """
+SELECT s.queryid, sum(s.calls)::bigint AS calls, sum(s.total_exec_time) AS total_exec_time,
+       sum(s.rows)::bigint AS rows, sum(s.shared_blks_hit)::bigint AS shared_blks_hit,
+       sum(s.shared_blks_read)::bigint AS shared_blks_read
+  FROM {schema}.pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+ WHERE d.datname = current_database() AND s.queryid IS NOT NULL
+ GROUP BY s.queryid
+"""
+INFO_SQL = "SELECT stats_reset, dealloc FROM {schema}.pg_stat_statements_info"
+TABLES_SQL = """
+SELECT schemaname || '.' || relname AS table, pg_total_relation_size(relid) AS total_bytes,
+       n_live_tup AS live_rows, n_dead_tup AS dead_rows, seq_scan,
+       coalesce(idx_scan, 0) AS idx_scan
+  FROM pg_stat_user_tables
+"""
+INDEXES_SQL = """
+SELECT schemaname || '.' || indexrelname AS index, schemaname || '.' || relname AS table,
+       pg_relation_size(indexrelid) AS bytes, idx_scan
+  FROM pg_stat_user_indexes
+"""
+
+
+def delta(current, previous, *, restarted: bool = False):
+    """Growth since the previous snapshot (see the module's docstring)."""
+    if restarted or previous is None or current < previous:
+        return current
+    return current - previous
+
+
+def snapshot_take() -> Snapshot:
+    """Capture one snapshot, then delete those older than HISTORY_RETENTION_DAYS. Runs in one
+    transaction: a snapshot is complete or absent."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE dbhealth_snapshot IN SHARE ROW EXCLUSIVE MODE")  # one at a time
+        fresh_statistics(cursor)
+        previous = Snapshot.objects.order_by("-captured_at", "-pk").first()
+        state = queries.state(cursor)
+        schema = None if queries.how_to_enable(state) else queries._schema(state)
+        info = row(cursor, INFO_SQL.format(schema=schema)) if schema else {}
+        restarted = bool(
+            previous
+            and info.get("stats_reset")
+            and (
+                previous.statements_reset_at is None
+                or info["stats_reset"] > previous.statements_reset_at
+            )
+        )
+        snapshot = Snapshot.objects.create(
+            statements_reset_at=info.get("stats_reset"),
+            statements_evicted=info.get("dealloc"),
+            statements_reset=restarted,
+            database_bytes=row(cursor, "SELECT pg_database_size(current_database()) AS b")["b"],
+        )
+        before = {}
+        if previous:
+            before = {
+                q.queryid: q
+                for q in QuerySample.objects.filter(snapshot=previous).only(
+                    "queryid", "calls", "total_exec_time", "rows"
+                )
+            }
+        samples = []
+        for s in rows(cursor, STATEMENTS_SQL.format(schema=schema)) if schema else []:
+            old = before.get(s["queryid"])
+            restart = restarted or old is None or s["calls"] < old.calls
+            samples.append(
+                QuerySample(
+                    snapshot=snapshot,
+                    **s,
+                    calls_delta=delta(s["calls"], old and old.calls, restarted=restart),
+                    exec_time_delta=delta(
+                        s["total_exec_time"], old and old.total_exec_time, restarted=restart
+                    ),
+                    rows_delta=delta(s["rows"], old and old.rows, restarted=restart),
+                )
+            )
+        QuerySample.objects.bulk_create(samples, batch_size=1000)
+        old_tables = (
+            {t.table: t for t in TableSample.objects.filter(snapshot=previous)} if previous else {}
+        )
+        TableSample.objects.bulk_create(
+            [
+                TableSample(
+                    snapshot=snapshot,
+                    **t,
+                    seq_scan_delta=delta(
+                        t["seq_scan"], getattr(old_tables.get(t["table"]), "seq_scan", None)
+                    ),
+                    idx_scan_delta=delta(
+                        t["idx_scan"], getattr(old_tables.get(t["table"]), "idx_scan", None)
+                    ),
+                )
+                for t in rows(cursor, TABLES_SQL)
+            ],
+            batch_size=1000,
+        )
+        old_indexes = (
+            {i.index: i for i in IndexSample.objects.filter(snapshot=previous)} if previous else {}
+        )
+        IndexSample.objects.bulk_create(
+            [
+                IndexSample(
+                    snapshot=snapshot,
+                    **i,
+                    idx_scan_delta=delta(
+                        i["idx_scan"], getattr(old_indexes.get(i["index"]), "idx_scan", None)
+                    ),
+                )
+                for i in rows(cursor, INDEXES_SQL)
+            ],
+            batch_size=1000,
+        )
+        snapshots_prune()
+    return snapshot
+
+
+def snapshots_prune(*, now: dt.datetime | None = None) -> int:
+    """Delete the snapshots (and their samples) older than HISTORY_RETENTION_DAYS."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=config()["HISTORY_RETENTION_DAYS"])
+    old = Snapshot.objects.filter(captured_at__lt=cutoff)
+    for model in (QuerySample, TableSample, IndexSample):
+        model.objects.filter(snapshot__in=old).delete()
+    deleted, _ = old.delete()
+    return deleted
+
+
+# ----------------------------------------------------------------------------- chart series
+
+RANGES = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
+
+
+def since(range_name: str) -> dt.datetime:
+    return timezone.now() - RANGES.get(range_name, RANGES["24h"])
+
+
+def query_series(queryid: int, range_name: str) -> dict:
+    """Per snapshot: calls and execution time (ms) since the previous one."""
+    found = (
+        QuerySample.objects.filter(queryid=queryid, snapshot__captured_at__gte=since(range_name))
+        .order_by("snapshot__captured_at")
+        .values_list("snapshot__captured_at", "calls_delta", "exec_time_delta")
+    )
+    return {
+        "x": [at.timestamp() for at, _, _ in found],
+        "series": {
+            "calls": [c for _, c, _ in found],
+            "time (ms)": [round(t, 3) for _, _, t in found],
+        },
+    }
+
+
+def top_series(model, label: str, value: str, range_name: str, top: int = 5) -> dict:
+    """The `top` largest subjects by their latest `value`, one line each, per snapshot."""
+    snapshots = list(
+        Snapshot.objects.filter(captured_at__gte=since(range_name))
+        .order_by("captured_at")
+        .values_list("pk", "captured_at")
+    )
+    if not snapshots:
+        return {"x": [], "series": {}}
+    latest = snapshots[-1][0]
+    names = list(
+        model.objects.filter(snapshot_id=latest)
+        .order_by(f"-{value}", label)
+        .values_list(label, flat=True)[:top]
+    )
+    found = model.objects.filter(
+        snapshot_id__in=[pk for pk, _ in snapshots], **{f"{label}__in": names}
+    ).values_list("snapshot_id", label, value)
+    by = {(pk, name): v for pk, name, v in found}
+    return {
+        "x": [at.timestamp() for _, at in snapshots],
+        "series": {name: [by.get((pk, name)) for pk, _ in snapshots] for name in names},
+    }
+
+
+def database_series(range_name: str) -> dict:
+    found = (
+        Snapshot.objects.filter(captured_at__gte=since(range_name))
+        .order_by("captured_at")
+        .values_list("captured_at", "database_bytes")
+    )
+    return {
+        "x": [at.timestamp() for at, _ in found],
+        "series": {"database (bytes)": [b for _, b in found]},
+    }

@@ -1,0 +1,295 @@
+"""Where each statement comes from: a sqlcommenter-style comment on every statement, and an
+exact count of statements per origin, mapped to pg_stat_statements query ids.
+
+The origin of the code running now lives in a ContextVar, set by:
+
+    OriginMiddleware        route='api/v1/products/',view='shop.api.views.product_list'
+    Celery task signals     task='dbhealth.tasks.dbhealth_snapshot_task'
+    manage.py               command='seed'
+
+An execute wrapper, installed on every connection (connection_created), appends
+
+    /*fp='3f2a9c41d0e5b7a8',route='api%2Fv1%2Fproducts%2F',view='shop.api.views...'*/
+
+to each statement (before a trailing semicolon, so that pg_stat_statements keeps it), and
+counts the statement in the origin, by fingerprint `fp`: a hash of the SQL Django sends
+before its values are bound. The counts are flushed to Redis (one pipeline) when the request,
+task or command ends.
+
+Why both. pg_stat_statements keeps one text per query id (the first one it saw), so the comment
+it shows names one origin among many. The counts are exact (every execution, every origin);
+what links them to a query id is the fingerprint, which the comment carries: resolve() reads it
+back from pg_stat_statements' texts and from pg_stat_activity's running statements (whose
+query_id is the same id). A fingerprint whose text never became the sample and was never seen
+running stays unresolved until a sample catches it (a LIMIT or IN-list that varies gives one
+fingerprint per variant and one query id for all).
+
+Escaping: values are URL-encoded and single-quoted as sqlcommenter says, except that the
+comment never contains '%': inner execute wrappers (django-pghistory's) may add parameters to a
+statement that had none, and psycopg would then read '%2F' as a placeholder. '/' ':' '<' '>'
+'.' '-' '_' stay literal, and any other character outside [A-Za-z0-9] becomes '_'.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import hashlib
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+from django.urls import Resolver404, resolve
+
+logger = logging.getLogger(__name__)
+
+UNSAFE = re.compile(r"[^A-Za-z0-9/:<>._-]")
+FINGERPRINT_IN_COMMENT = re.compile(r"/\*fp='([0-9a-f]{16})'")
+ORIGIN_COMMENT = re.compile(r"\n/\*fp='[0-9a-f]{16}'[^*]*\*/(?=;?$)")
+
+# Redis keys (through the cache's prefix, so each test run has its own):
+#   dbhealth:origins:<origin>  hash fingerprint -> executions by that origin
+#   dbhealth:fingerprints      hash fingerprint -> the SQL template (first seen)
+#   dbhealth:queryids          hash fingerprint -> pg_stat_statements query id
+ORIGIN_KEY = "dbhealth:origins:{}"
+ORIGINS_KEY = "dbhealth:origins"  # a set of every origin seen
+TEMPLATES_KEY = "dbhealth:fingerprints"
+QUERYIDS_KEY = "dbhealth:queryids"
+
+
+@dataclass
+class Origin:
+    kind: str  # "route", "task" or "command"
+    name: str  # the route pattern, task name or command name
+    view: str | None = None
+    counts: Counter = field(default_factory=Counter)
+    templates: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @functools.cached_property
+    def tags(self) -> str:
+        pairs = [(self.kind, self.name)] + ([("view", self.view)] if self.view else [])
+        return ",".join(f"{key}='{UNSAFE.sub('_', value)}'" for key, value in pairs)
+
+
+current: contextvars.ContextVar[Origin | None] = contextvars.ContextVar(
+    "dbhealth_origin", default=None
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def fingerprint(sql: str) -> str:
+    return hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+
+
+def commented(sql: str, origin: Origin, fp: str) -> str:
+    """The statement with the origin's comment, before a trailing semicolon; on a line of its
+    own, so that a trailing `-- comment` cannot swallow it."""
+    comment = f"/*fp='{fp}',{origin.tags}*/"
+    body = sql.rstrip()
+    if body.endswith(";"):
+        return f"{body[:-1]}\n{comment};"
+    return f"{body}\n{comment}"
+
+
+def uncommented(sql: str) -> str:
+    """The statement without the origin comment (for tests that read captured SQL)."""
+    return ORIGIN_COMMENT.sub("", sql)
+
+
+def execute_wrapper(execute, sql, params, many, context):
+    origin = current.get()
+    if origin is None:
+        return execute(sql, params, many, context)
+    is_bytes = isinstance(sql, bytes)
+    text = sql.decode() if is_bytes else sql
+    fp = fingerprint(text)
+    origin.counts[fp] += len(params) if many and isinstance(params, list | tuple) else 1
+    origin.templates.setdefault(fp, text[:2000])
+    text = commented(text, origin, fp)
+    return execute(text.encode() if is_bytes else text, params, many, context)
+
+
+def install(sender, connection, **kwargs):
+    """connection_created: put the wrapper on this connection, once (with a pool, Django
+    connects again on every request)."""
+    if execute_wrapper not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, execute_wrapper)
+
+
+def _redis():
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+def flush(origin: Origin) -> None:
+    """Add the origin's counts to Redis in one round trip. A Redis outage loses the counts of
+    this request (logged), never the request."""
+    if not origin.counts:
+        return
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        pipe.sadd(cache.make_key(ORIGINS_KEY), origin.key)
+        key = cache.make_key(ORIGIN_KEY.format(origin.key))
+        for fp, n in origin.counts.items():
+            pipe.hincrby(key, fp, n)
+            pipe.hsetnx(cache.make_key(TEMPLATES_KEY), fp, origin.templates[fp])
+        pipe.execute()
+    except Exception:  # noqa: BLE001 - attribution must never fail the work it attributes
+        logger.warning("dbhealth: could not record statement origins", exc_info=True)
+    origin.counts.clear()
+
+
+@contextlib.contextmanager
+def origin_context(kind: str, name: str, view: str | None = None):
+    origin = Origin(kind, name, view)
+    token = current.set(origin)
+    try:
+        yield origin
+    finally:
+        current.reset(token)
+        flush(origin)
+
+
+def command_context(argv: list[str]) -> contextlib.AbstractContextManager:
+    """manage.py <command>: its statements carry command='<command>' (not runserver's,
+    whose requests carry their routes)."""
+    if len(argv) < 2 or argv[1].startswith("-") or argv[1] == "runserver":
+        return contextlib.nullcontext()
+    return origin_context("command", argv[1])
+
+
+class OriginMiddleware:
+    """First in MIDDLEWARE: the route is resolved up front, so the session and user lookups
+    of the request count for its route too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            match = resolve(request.path_info)
+            route, view = match.route or request.path_info, match.view_name
+        except Resolver404:
+            route, view = "<unmatched>", None
+        with origin_context("route", route, view):
+            return self.get_response(request)
+
+
+# Celery: one origin per task run, set in the worker process before the task and flushed after.
+_task_origins: dict[str, tuple[contextvars.Token, Origin]] = {}
+
+
+def task_started(task_id=None, task=None, **kwargs):
+    origin = Origin("task", task.name)
+    _task_origins[task_id] = (current.set(origin), origin)
+
+
+def task_finished(task_id=None, **kwargs):
+    found = _task_origins.pop(task_id, None)
+    if found:
+        token, origin = found
+        current.reset(token)
+        flush(origin)
+
+
+# ------------------------------------------------------------------------ reading the map
+
+STATEMENT_TEXTS_SQL = """
+SELECT s.queryid, s.query FROM {schema}.pg_stat_statements s
+  JOIN pg_database d ON d.oid = s.dbid
+ WHERE d.datname = current_database() AND s.query LIKE '%%/*fp=''%%'
+"""
+RUNNING_SQL = """
+SELECT query_id AS queryid, query FROM pg_stat_activity
+ WHERE datname = current_database() AND query_id IS NOT NULL AND query LIKE '%%/*fp=''%%'
+"""
+
+
+def resolve_queryids(cursor, schema: str | None) -> int:
+    """Link fingerprints to query ids from the comments in pg_stat_statements' sample texts
+    and in pg_stat_activity's running statements. Returns how many links were new."""
+    found: dict[str, int] = {}
+    sources = [RUNNING_SQL] + ([STATEMENT_TEXTS_SQL.format(schema=schema)] if schema else [])
+    for sql in sources:
+        cursor.execute(sql, [])
+        for queryid, text in cursor.fetchall():
+            match = FINGERPRINT_IN_COMMENT.search(text or "")
+            if match:
+                found[match.group(1)] = queryid
+    if not found:
+        return 0
+    redis = _redis()
+    key = cache.make_key(QUERYIDS_KEY)
+    known = redis.hgetall(key)
+    new = {fp: qid for fp, qid in found.items() if known.get(fp.encode()) != str(qid).encode()}
+    if new:
+        redis.hset(key, mapping=new)
+    return len(new)
+
+
+def _all() -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """(fingerprint -> query id, origin -> {fingerprint: executions})."""
+    redis = _redis()
+    queryids = {
+        fp.decode(): int(qid) for fp, qid in redis.hgetall(cache.make_key(QUERYIDS_KEY)).items()
+    }
+    origins = sorted(o.decode() for o in redis.smembers(cache.make_key(ORIGINS_KEY)))
+    pipe = redis.pipeline(transaction=False)
+    for origin in origins:
+        pipe.hgetall(cache.make_key(ORIGIN_KEY.format(origin)))
+    counts = {
+        origin: {fp.decode(): int(n) for fp, n in found.items()}
+        for origin, found in zip(origins, pipe.execute(), strict=True)
+    }
+    return queryids, counts
+
+
+def by_queryid() -> dict[int, list[tuple[str, int]]]:
+    """query id -> [(origin, executions)], most executions first."""
+    queryids, counts = _all()
+    result: dict[int, Counter] = {}
+    for origin, fps in counts.items():
+        for fp, n in fps.items():
+            if fp in queryids:
+                result.setdefault(queryids[fp], Counter())[origin] += n
+    return {qid: sorted(c.items(), key=lambda i: (-i[1], i[0])) for qid, c in result.items()}
+
+
+def summary() -> list[dict]:
+    """Every origin: statements executed, distinct statements, and how many are resolved."""
+    queryids, counts = _all()
+    return [
+        {
+            "origin": origin,
+            "executions": sum(fps.values()),
+            "statements": len(fps),
+            "resolved": sum(1 for fp in fps if fp in queryids),
+        }
+        for origin, fps in sorted(counts.items(), key=lambda i: -sum(i[1].values()))
+    ]
+
+
+def statements_of(origin: str) -> list[dict]:
+    """One origin's statements: fingerprint, query id (None until resolved), executions, SQL."""
+    redis = _redis()
+    queryids, counts = _all()
+    fps = counts.get(origin, {})
+    templates = redis.hmget(cache.make_key(TEMPLATES_KEY), list(fps)) if fps else []
+    rows = [
+        {
+            "fingerprint": fp,
+            "queryid": queryids.get(fp),
+            "executions": n,
+            "sql": (text or b"").decode(),
+        }
+        for (fp, n), text in zip(fps.items(), templates, strict=True)
+    ]
+    return sorted(rows, key=lambda r: (-r["executions"], r["fingerprint"]))

@@ -1,0 +1,38 @@
+"""Celery tasks of the dashboard, all on beat (config/settings/base.py CELERY_BEAT_SCHEDULE).
+
+Each is idempotent: a second delivery takes one more snapshot (deltas stay exact), finds the
+alerts already open (no second mail), or finds the links already made.
+"""
+
+from celery import shared_task
+from django.db import connection
+
+from audit.context import task_context
+from dbhealth import alerts, history, origins
+from dbhealth.panels import queries
+
+RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3}
+
+
+@shared_task(bind=True, **RETRY)
+def dbhealth_snapshot_task(self) -> int:
+    """Snapshot the statistics and prune old snapshots; returns the snapshot's id."""
+    with task_context(name=self.name, task_id=self.request.id or "eager"):
+        return history.snapshot_take().pk
+
+
+@shared_task(bind=True, **RETRY)
+def dbhealth_alerts_task(self) -> str:
+    """Evaluate the alert rules; returns "opened N, resolved M"."""
+    with task_context(name=self.name, task_id=self.request.id or "eager"):
+        result = alerts.alerts_evaluate()
+    return f"opened {len(result['opened'])}, resolved {len(result['resolved'])}"
+
+
+@shared_task(bind=True, **RETRY)
+def dbhealth_origins_task(self) -> int:
+    """Link statement fingerprints to query ids; returns how many links were new."""
+    with connection.cursor() as cursor:
+        state = queries.state(cursor)
+        schema = None if queries.how_to_enable(state) else queries._schema(state)
+        return origins.resolve_queryids(cursor, schema)

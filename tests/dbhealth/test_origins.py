@@ -1,0 +1,163 @@
+"""Where each statement comes from: a request's statements carry its route and are counted
+for it, exactly; a Celery task's (real worker) carry the task; the counts are linked to
+pg_stat_statements query ids through the fingerprint in the comment."""
+
+import re
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from dbhealth import origins
+from dbhealth.panels import queries
+from dbhealth.tasks import dbhealth_snapshot_task
+from shop.factories import ProductFactory
+from tests.conftest import wait_until
+
+ROUTE = "route:api/v1/products/<int:pk>/"
+COMMENT = re.compile(
+    r"\n/\*fp='([0-9a-f]{16})',route='api/v1/products/<int:pk>/',view='([a-z:_-]+)'\*/$"
+)
+
+
+def resolve() -> int:
+    with connection.cursor() as cursor:
+        return origins.resolve_queryids(cursor, queries._schema(queries.state(cursor)))
+
+
+@pytest.mark.django_db
+def test_a_requests_statements_carry_its_route_and_are_counted_exactly(client):
+    product = ProductFactory()
+    with connection.cursor() as cursor:  # every sample text from now on is one of ours
+        cursor.execute("SELECT pg_stat_statements_reset()")
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(f"/api/v1/products/{product.pk}/").status_code == 200
+
+    sent = [q["sql"] for q in captured.captured_queries]
+    fingerprints = [COMMENT.search(sql).group(1) for sql in sent]  # every one carries it
+    assert {COMMENT.search(sql).group(2) for sql in sent} == {"api:product"}
+    statements = origins.statements_of(ROUTE)
+    assert sum(s["executions"] for s in statements) == len(sent)
+    assert sorted(s["fingerprint"] for s in statements) == sorted(set(fingerprints))
+    assert all(s["queryid"] is None for s in statements)  # not linked before a resolve
+
+    linked = resolve()
+
+    statements = origins.statements_of(ROUTE)
+    assert linked == len(statements)  # each one's comment is its query id's sample text
+    by_queryid = origins.by_queryid()
+    for s in statements:
+        assert (ROUTE, s["executions"]) in by_queryid[s["queryid"]]
+    assert resolve() == 0  # nothing new the second time
+    summary = {o["origin"]: o for o in origins.summary()}
+    assert summary[ROUTE] == {
+        "origin": ROUTE,
+        "executions": len(sent),
+        "statements": len(statements),
+        "resolved": len(statements),
+    }
+
+
+@pytest.mark.django_db
+def test_the_queries_page_and_the_statement_page_show_origins(client, viewer_client):
+    product = ProductFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_statements_reset()")
+    client.get(f"/api/v1/products/{product.pk}/")
+    resolve()
+    [first, *_] = origins.statements_of(ROUTE)
+
+    detail = viewer_client.get(f"/admin/dbhealth/queries/{first['queryid']}/")
+    route_url = reverse("dbhealth:origin", args=[ROUTE])  # <int:pk> is %-encoded
+    route_page = viewer_client.get(route_url)
+    listing = viewer_client.get("/admin/dbhealth/queries/")
+
+    assert (ROUTE, first["executions"]) in detail.context["origins"]
+    assert route_url == "/admin/dbhealth/origins/route:api/v1/products/%3Cint:pk%3E/"
+    assert f'href="{route_url}"'.encode() in detail.content
+    assert [s["fingerprint"] for s in route_page.context["statements"]] == [
+        s["fingerprint"] for s in origins.statements_of(ROUTE)
+    ]
+    assert f'href="/admin/dbhealth/queries/{first["queryid"]}/"'.encode() in route_page.content
+    [row] = [s for s in listing.context["data"]["statements"] if s["queryid"] == first["queryid"]]
+    assert (ROUTE, first["executions"]) in row["origins"]
+    assert viewer_client.get("/admin/dbhealth/origins/route:nowhere/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_comment_never_holds_a_percent_sign_and_statements_still_run():
+    origin = origins.Origin("route", "50%/it's <int:pk>/")
+    assert origin.tags == "route='50_/it_s_<int:pk>/'"
+    with origins.origin_context("command", "t%est"), connection.cursor() as cursor:
+        cursor.execute("SELECT '100%'")  # no parameters: '%' is literal
+        assert cursor.fetchone() == ("100%",)
+        cursor.execute("SELECT %s || '%%'", ["5"])  # parameters: '%%' is a literal '%'
+        assert cursor.fetchone() == ("5%",)
+        cursor.execute("SELECT 1 -- a trailing line comment cannot swallow ours")
+        assert cursor.fetchone() == (1,)
+        cursor.execute("SELECT 2;")  # before the semicolon, where pg_stat_statements keeps it
+        assert cursor.fetchone() == (2,)
+    commented = origins.commented("SELECT 2;", origin, "0123456789abcdef")
+    assert commented == "SELECT 2\n/*fp='0123456789abcdef',route='50_/it_s_<int:pk>/'*/;"
+    assert origins.uncommented(commented) == "SELECT 2;"
+    counted = origins.statements_of("command:t%est")
+    assert sorted(s["executions"] for s in counted) == [1, 1, 1, 1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_celery_tasks_statements_are_attributed_to_the_task(celery_worker):
+    task = "task:dbhealth.tasks.dbhealth_snapshot_task"
+    with connection.cursor() as cursor:  # the INSERT's sample text will be the worker's
+        cursor.execute("SELECT pg_stat_statements_reset()")
+
+    def inserts() -> int:
+        """executions of the snapshot INSERT counted for the task"""
+        return sum(
+            s["executions"]
+            for s in origins.statements_of(task)
+            if s["sql"].startswith('INSERT INTO "dbhealth_snapshot"')
+        )
+
+    for run in (1, 2):
+        with transaction.atomic():
+            transaction.on_commit(dbhealth_snapshot_task.delay)
+        wait_until(lambda n=run: inserts() == n)
+
+    assert inserts() == 2
+    resolve()
+    [insert] = [s for s in origins.statements_of(task) if s["sql"].startswith("INSERT")][:1]
+    assert (task, 2) in origins.by_queryid()[insert["queryid"]]
+
+
+@pytest.mark.django_db
+def test_a_management_commands_statements_are_attributed_to_the_command():
+    import os
+    import subprocess
+    import sys
+    from urllib.parse import quote
+
+    from django.conf import settings
+
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DB_POOL": "false",
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "showmigrations", "dbhealth"],
+        env=env, cwd=settings.BASE_DIR, check=True, capture_output=True,
+    )  # fmt: skip
+
+    reads = [
+        s
+        for s in origins.statements_of("command:showmigrations")
+        if s["sql"].startswith('SELECT "django_migrations"')
+    ]
+    # showmigrations reads django_migrations twice in one run: both counted, no more
+    assert [s["executions"] for s in reads] == [2]
