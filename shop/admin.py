@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import ngettext
 
-from audit.admin import HistoryAdminMixin
+from audit.admin import CappedCountPaginator, HistoryAdminMixin
 from shop.forms import (
     CategoryAdminForm,
     OrderAdminForm,
@@ -92,6 +92,7 @@ class UserAdmin(HistoryAdminMixin, DjangoUserAdmin):
     # Big table: no second count(*) for the "N total" footnote, no per-filter counts.
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator  # exact up to 10,000 rows, then the planner's estimate
     filter_horizontal = ()  # the form's own widgets; the model fields are not in the form
 
     def get_inlines(self, request, obj):
@@ -112,6 +113,7 @@ class UserProfileAdmin(HistoryAdminMixin, admin.ModelAdmin):
     ordering = ("-pk",)  # newest users first, by the primary key's index
     show_full_result_count = False  # one profile per user: as big as the users table
     show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
 
     def get_queryset(self, request):
         # The change page shows the (read-only) user as a link: join it there too.
@@ -169,7 +171,10 @@ class ProductAdmin(HistoryAdminMixin, admin.ModelAdmin):
     )
     autocomplete_fields = ("category",)
     readonly_fields = ("version", "search_vector", "created_at", "updated_at")
-    ordering = ("name",)
+    ordering = ("-pk",)  # newest first, by the primary key's index (name has none: no sort)
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
     actions = ("deactivate",)
 
     def get_search_results(self, request, queryset, search_term):
@@ -241,6 +246,7 @@ class OrderAdmin(HistoryAdminMixin, admin.ModelAdmin):
     ordering = ("-pk",)  # newest first, by the primary key's index
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
 
     def has_add_permission(self, request):
         return False  # orders are placed by shoppers, through the API
@@ -291,6 +297,7 @@ class OrderItemAdmin(HistoryAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     ordering = ("-pk",)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
 
     def get_queryset(self, request):
         # The view page shows the order and the product as links: join them here too.

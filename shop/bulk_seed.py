@@ -66,7 +66,8 @@ SKIPPED_TRIGGERS = [
     "shop.OrderItem:order_total_matches_items",
 ]
 
-# Orders of the batch [first, last] (positional: pgtrigger.ignore prepends a %s) whose total is not the sum of their items: must be none.
+# Orders of the batch [first, last] out of balance: must be none. Positional parameters,
+# as pgtrigger.ignore prepends a "%s" of its own.
 UNBALANCED_SQL = """
 SELECT o.id
   FROM shop_order o
