@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status manage shell psql docs backup restore bench-audit bench bench-smoke clean
+.PHONY: run test lint format install lock up down status manage shell psql docs backup restore bench-audit bench bench-smoke query-plans clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -86,6 +86,10 @@ bench: $(STAMP)
 # The same harness at tiny sizes, for CI: it runs and prints its ratio lines; nothing is judged.
 bench-smoke: $(STAMP)
 	$(STACK) exec -- env BENCH_SMOKE=1 $(PY) bench/run.py
+
+# The hot queries' SQL and EXPLAIN (ANALYZE, BUFFERS) as Markdown (docs/query-patterns.md).
+query-plans: $(STAMP)
+	$(STACK) exec -- $(PY) bench/query_plans.py
 
 clean: down
 	rm -rf $(VENV)

@@ -145,6 +145,20 @@ def order_list_for_user(*, user_id: int, status: str | None = None) -> QuerySet[
     return queryset.order_by("-created_at", "-id")
 
 
+def orders_open() -> QuerySet[Order]:
+    """Staff's work queue: pending and processing orders, oldest first, with their customer.
+
+    Read in order from the partial index shop_order_open_created_idx, which holds only open
+    orders: its size follows the queue, not the whole history.
+    """
+    return (
+        Order.objects.filter(status__in=Order.OPEN_STATUSES)
+        .select_related("user")
+        .only("id", "status", "total_amount", "created_at", "user__id", "user__username")
+        .order_by("created_at", "id")
+    )
+
+
 def _with_items(queryset: QuerySet[Order]) -> QuerySet[Order]:
     items = OrderItem.objects.select_related("product").only(
         "id", "order_id", "quantity", "unit_price", "subtotal", "product__id", "product__name"

@@ -83,3 +83,27 @@ def test_time_windows_are_index_backed():
         plan = explain(queryset)
         assert "Seq Scan on shop_order" not in plan, plan
         assert "Index Scan on shop_order" in plan or "shop_order_" in plan, plan
+
+
+def test_open_orders_oldest_first_with_their_customer(django_assert_num_queries):
+    product = ProductFactory(price=Decimal("10.00"))
+    newer = order(UserFactory(), product, 1, days_ago=1, status="processing")
+    older = order(UserFactory(), product, 1, days_ago=3, status="pending")
+    order(UserFactory(), product, 1, days_ago=5, status="shipped")
+    order(UserFactory(), product, 1, days_ago=6, status="cancelled")
+
+    with django_assert_num_queries(1):
+        rows = [(o.pk, o.status, o.user.username) for o in selectors.orders_open()]
+
+    assert rows == [
+        (older.pk, "pending", older.user.username),
+        (newer.pk, "processing", newer.user.username),
+    ]
+
+
+def test_open_orders_read_the_partial_index_in_order():
+    OrderFactory(lines=[(ProductFactory(), 1)])
+
+    plan = explain(selectors.orders_open()[:50])
+
+    assert "shop_order_open_created_idx" in plan, plan
