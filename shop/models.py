@@ -141,6 +141,13 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
                 violation_error_message="Unknown account status.",
             ),
         ]
+        indexes = [
+            # Staff by username (the admin's is_staff filter, the audit log's user choices):
+            # a handful of rows among 100,000 shoppers, found without reading the others.
+            models.Index(
+                fields=["username"], name="shop_user_staff_username_idx", condition=Q(is_staff=True)
+            ),
+        ]
         triggers = [touch_trigger()]
 
     def __str__(self):
@@ -361,6 +368,11 @@ class Product(Timestamped):
             GinIndex(fields=["search_vector"], name="shop_product_search_gin"),
             # Tag filters: `tags @> ARRAY['sale']` and `tags && ARRAY[...]`.
             GinIndex(fields=["tags"], name="shop_product_tags_gin"),
+            # The admin's "inactive" filter, newest first, and its count: the few hidden
+            # products, without reading the active ones.
+            models.Index(
+                fields=["id"], name="shop_product_inactive_id_idx", condition=Q(is_active=False)
+            ),
         ]
         triggers = [touch_trigger(version=True, generated=("search_vector",))]
 
