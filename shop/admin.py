@@ -20,6 +20,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import ngettext
 
@@ -280,15 +281,24 @@ class OrderAdmin(HistoryAdminMixin, admin.ModelAdmin):
         return False  # financial records: cancel instead
 
     def get_search_results(self, request, queryset, search_term):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        if search_term.strip():
-            results |= queryset.alias(email_ci=Lower("user__email")).filter(
-                email_ci=search_term.strip().lower()
-            )
-        number = _number(search_term)
+        """Orders of the user with that username or e-mail, or the order with that number.
+
+        A subquery, not a join: `user_id IN (one or two users)` reads
+        shop_order_user_created_idx, where an OR across the join would scan every order.
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        customers = (
+            User.objects.alias(email_ci=Lower("email"))
+            .filter(Q(username=term) | Q(email_ci=term.lower()))
+            .values("pk")
+        )
+        condition = Q(user__in=customers)
+        number = _number(term)
         if number is not None:
-            results |= queryset.filter(pk=number)
-        return results, may_have_duplicates
+            condition |= Q(pk=number)
+        return queryset.filter(condition), False
 
     def get_object(self, request, object_id, from_field=None):
         """On POST, the order row is locked (FOR UPDATE) before the form sees it.
