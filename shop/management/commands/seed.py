@@ -36,7 +36,7 @@ from shop.factories import (
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
 
 # From this many orders on, the factories' per-row Faker calls and bulk_create's INSERTs are
-# the bottleneck: COPY is about ten times faster (docs/performance.md).
+# the slow part, and the COPY fast path takes over (docs/performance.md).
 FAST_THRESHOLD = 50_000
 
 STATUS_WEIGHTS = {"delivered": 70, "shipped": 10, "processing": 8, "pending": 7, "cancelled": 5}
