@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status manage shell psql docs backup restore bench-audit clean
+.PHONY: run test lint format install lock up down status manage shell psql docs backup restore bench-audit bench bench-smoke query-plans clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -78,6 +78,18 @@ docs: $(STAMP)
 # Order-creation throughput with audit history on vs off (bench/audit_history.py).
 bench-audit: $(STAMP)
 	$(STACK) exec -- $(PY) bench/audit_history.py
+
+# Every pair of issue 8 side by side, printed as ratios (bench/run.py; docs/performance.md).
+bench: $(STAMP)
+	$(STACK) exec -- $(PY) bench/run.py
+
+# The same harness at tiny sizes, for CI: it runs and prints its ratio lines; nothing is judged.
+bench-smoke: $(STAMP)
+	$(STACK) exec -- env BENCH_SMOKE=1 $(PY) bench/run.py
+
+# The hot queries' SQL and EXPLAIN (ANALYZE, BUFFERS) as Markdown (docs/query-patterns.md).
+query-plans: $(STAMP)
+	$(STACK) exec -- $(PY) bench/query_plans.py
 
 clean: down
 	rm -rf $(VENV)

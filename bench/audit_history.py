@@ -125,12 +125,16 @@ def main() -> None:
         run("on", user, products, rng)  # warm-up: plans, caches, the first sequence values
         totals = {"on": 0.0, "off": 0.0}
         for _ in range(ROUNDS):
+            seconds = {}
             for mode in ("on", "off"):
                 if mode == "off":
                     pgtrigger.disable(*AUDIT_TRIGGERS)
-                totals[mode] += run(mode, user, products, rng)
+                seconds[mode] = run(mode, user, products, rng)
+                totals[mode] += seconds[mode]
                 if mode == "off":
                     pgtrigger.enable(*AUDIT_TRIGGERS)
+            # Per round, for bench/run.py's median and spread.
+            print(f"round ratio on/off: {seconds['off'] / seconds['on']:.3f}")
         events = sum(m.objects.count() for m in EVENT_MODELS)
         orders = ROUNDS * ORDERS
         rate = {mode: orders / seconds for mode, seconds in totals.items()}

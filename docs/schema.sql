@@ -2730,6 +2730,12 @@ CREATE INDEX shop_category_slug_4508178e_like ON public.shop_category USING btre
 CREATE INDEX shop_idempotencykey_order_id_51ccc4cd ON public.shop_idempotencykey USING btree (order_id);
 
 --
+-- Name: shop_order_created_brin; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX shop_order_created_brin ON public.shop_order USING brin (created_at);
+
+--
 -- Name: shop_order_open_created_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2772,6 +2778,12 @@ CREATE INDEX shop_product_active_newest_idx ON public.shop_product USING btree (
 CREATE INDEX shop_product_cat_price_idx ON public.shop_product USING btree (category_id, price);
 
 --
+-- Name: shop_product_inactive_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX shop_product_inactive_id_idx ON public.shop_product USING btree (id) WHERE (NOT is_active);
+
+--
 -- Name: shop_product_search_gin; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2794,6 +2806,12 @@ CREATE UNIQUE INDEX shop_user_email_ci_uniq ON public.shop_user USING btree (low
 --
 
 CREATE INDEX shop_user_groups_group_id_bf3fb67c ON public.shop_user_groups USING btree (group_id);
+
+--
+-- Name: shop_user_staff_username_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX shop_user_staff_username_idx ON public.shop_user USING btree (username) WHERE is_staff;
 
 --
 -- Name: shop_user_user_permissions_permission_id_ace4643b; Type: INDEX; Schema: public; Owner: -

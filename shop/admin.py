@@ -20,9 +20,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import ngettext
 
-from audit.admin import HistoryAdminMixin
+from audit.admin import CappedCountPaginator, HistoryAdminMixin
 from shop import cache, services
 from shop.forms import (
     CategoryAdminForm,
@@ -35,6 +37,17 @@ from shop.models import Category, Order, OrderItem, Product, User, UserProfile
 
 # Django 6 makes https the scheme assumed for a URL typed without one; have it now.
 URL_HTTPS = {models.URLField: {"assume_scheme": "https"}}
+
+
+class ShopCountPaginator(CappedCountPaginator):
+    """Exact counts up to 1,000 rows, then the planner's estimate.
+
+    The audit log's cap (10,000) costs up to 10,000 index entries per page view; a shop list
+    filtered to, say, pending orders would read that many on every click. A thousand keeps
+    a page's count to a few milliseconds at a million orders (bench/run.py, growth).
+    """
+
+    CAP = 1_000
 
 
 def _number(search_term: str) -> int | None:
@@ -93,12 +106,24 @@ class UserAdmin(HistoryAdminMixin, DjangoUserAdmin):
     readonly_fields = ("last_login", "created_at", "updated_at")
     list_display = ("username", "email", "status", "is_staff", "is_active", "created_at")
     list_filter = ("status", "is_staff", "is_superuser", "is_active", "groups")
-    search_fields = ("username", "email")
+    # Exact username (its UNIQUE index) or e-mail (the lower(email) UNIQUE index): a
+    # substring search would read all 100,000 users on every keystroke.
+    search_fields = ("=username",)
+    search_help_text = "A username or an e-mail address, exactly."
     ordering = ("username",)  # the username UNIQUE index serves the sort and its LIMIT
     # Big table: no second count(*) for the "N total" footnote, no per-filter counts.
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    paginator = ShopCountPaginator  # exact up to 1,000 rows, then the planner's estimate
     filter_horizontal = ()  # the form's own widgets; the model fields are not in the form
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            results |= queryset.alias(email_ci=Lower("email")).filter(
+                email_ci=search_term.strip().lower()
+            )
+        return results, may_have_duplicates
 
     def get_inlines(self, request, obj):
         # Like Django's UserAdmin, the add page asks only for the login; the profile
@@ -123,6 +148,7 @@ class UserProfileAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
     show_full_result_count = False  # one profile per user: as big as the users table
     show_facets = admin.ShowFacets.NEVER
+    paginator = ShopCountPaginator
 
     def get_queryset(self, request):
         # The change page shows the (read-only) user as a link: join it there too.
@@ -192,7 +218,10 @@ class ProductAdmin(HistoryAdminMixin, admin.ModelAdmin):
     )
     autocomplete_fields = ("category",)
     readonly_fields = ("version", "search_vector", "created_at", "updated_at")
-    ordering = ("name",)
+    ordering = ("-pk",)  # newest first, by the primary key's index (name has none: no sort)
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = ShopCountPaginator
     actions = ("deactivate",)
 
     def get_search_results(self, request, queryset, search_term):
@@ -264,8 +293,10 @@ class OrderAdmin(HistoryAdminMixin, admin.ModelAdmin):
     list_display = ("id", "user", "status", "total_amount", "created_at")
     list_select_related = ("user",)
     list_filter = ("status", "created_at")
-    search_fields = ("user__username", "user__email")
-    search_help_text = "An order number, or part of the customer's username or e-mail."
+    # Exact matches only, each on an index: the customer's username or e-mail (see
+    # get_search_results), or an order number.
+    search_fields = ("=user__username",)
+    search_help_text = "An order number, or the customer's username or e-mail, exactly."
     raw_id_fields = ("user",)
     fields = (
         "user",
@@ -280,6 +311,7 @@ class OrderAdmin(HistoryAdminMixin, admin.ModelAdmin):
     ordering = ("-pk",)  # newest first, by the primary key's index
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    paginator = ShopCountPaginator
 
     def has_add_permission(self, request):
         return False  # orders are placed by shoppers, through the API
@@ -288,11 +320,24 @@ class OrderAdmin(HistoryAdminMixin, admin.ModelAdmin):
         return False  # financial records: cancel instead
 
     def get_search_results(self, request, queryset, search_term):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        number = _number(search_term)
+        """Orders of the user with that username or e-mail, or the order with that number.
+
+        A subquery, not a join: `user_id IN (one or two users)` reads
+        shop_order_user_created_idx, where an OR across the join would scan every order.
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        customers = (
+            User.objects.alias(email_ci=Lower("email"))
+            .filter(Q(username=term) | Q(email_ci=term.lower()))
+            .values("pk")
+        )
+        condition = Q(user__in=customers)
+        number = _number(term)
         if number is not None:
-            results |= queryset.filter(pk=number)
-        return results, may_have_duplicates
+            condition |= Q(pk=number)
+        return queryset.filter(condition), False
 
     def get_object(self, request, object_id, from_field=None):
         """On POST, the order row is locked (FOR UPDATE) before the form sees it.
@@ -331,19 +376,25 @@ class OrderItemAdmin(HistoryAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "order", "product", "quantity", "unit_price", "subtotal")
     list_select_related = ("order", "product")
     list_filter = ("order__status",)
-    search_fields = ("product__name",)
-    search_help_text = "An order number, or part of the product's name."
+    # The product in full text (its GIN index, then the items' product_id index), or an order
+    # number: see get_search_results. No substring search over 50,000 product names.
+    search_fields = ("product__search_vector",)
+    search_help_text = "An order number, or words of the product's name or description."
     ordering = ("-pk",)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    paginator = ShopCountPaginator
 
     def get_queryset(self, request):
         # The view page shows the order and the product as links: join them here too.
         return super().get_queryset(request).select_related("order", "product")
 
     def get_search_results(self, request, queryset, search_term):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if not search_term.strip():
+            return queryset, False
+        query = SearchQuery(search_term, config="english", search_type="websearch")
+        results = queryset.filter(product__search_vector=query)
         number = _number(search_term)
         if number is not None:
             results |= queryset.filter(order_id=number)
-        return results, may_have_duplicates
+        return results, False

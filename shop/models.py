@@ -16,7 +16,7 @@ from django.contrib.auth.models import (
 )
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import BrinIndex, GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -139,6 +139,13 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
                 condition=Q(status__in=["active", "suspended", "closed"]),
                 name="shop_user_status_valid",
                 violation_error_message="Unknown account status.",
+            ),
+        ]
+        indexes = [
+            # Staff by username (the admin's is_staff filter, the audit log's user choices):
+            # a handful of rows among 100,000 shoppers, found without reading the others.
+            models.Index(
+                fields=["username"], name="shop_user_staff_username_idx", condition=Q(is_staff=True)
             ),
         ]
         triggers = [touch_trigger()]
@@ -361,6 +368,11 @@ class Product(Timestamped):
             GinIndex(fields=["search_vector"], name="shop_product_search_gin"),
             # Tag filters: `tags @> ARRAY['sale']` and `tags && ARRAY[...]`.
             GinIndex(fields=["tags"], name="shop_product_tags_gin"),
+            # The admin's "inactive" filter, newest first, and its count: the few hidden
+            # products, without reading the active ones.
+            models.Index(
+                fields=["id"], name="shop_product_inactive_id_idx", condition=Q(is_active=False)
+            ),
         ]
         triggers = [touch_trigger(version=True, generated=("search_vector",))]
 
@@ -452,6 +464,10 @@ class Order(Timestamped):
                 name="shop_order_open_created_idx",
                 condition=Q(status__in=["pending", "processing"]),
             ),
+            # Time windows over all orders (daily revenue, top spenders of the last 30 days):
+            # orders are appended in created_at order, so a BRIN of block ranges is a few
+            # pages where a B-tree over a million rows would be tens of megabytes.
+            BrinIndex(fields=["created_at"], name="shop_order_created_brin"),
         ]
         triggers = [
             touch_trigger(version=True),

@@ -9,13 +9,13 @@ ends in the primary key, so every row has a unique position.
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, FloatField, Prefetch, QuerySet, Sum
+from django.db.models import Count, F, FloatField, Prefetch, QuerySet, Sum
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from shop.errors import ErrorCode, ShopError
@@ -146,6 +146,20 @@ def order_list_for_user(*, user_id: int, status: str | None = None) -> QuerySet[
     return queryset.order_by("-created_at", "-id")
 
 
+def orders_open() -> QuerySet[Order]:
+    """Staff's work queue: pending and processing orders, oldest first, with their customer.
+
+    Read in order from the partial index shop_order_open_created_idx, which holds only open
+    orders: its size follows the queue, not the whole history.
+    """
+    return (
+        Order.objects.filter(status__in=Order.OPEN_STATUSES)
+        .select_related("user")
+        .only("id", "status", "total_amount", "created_at", "user__id", "user__username")
+        .order_by("created_at", "id")
+    )
+
+
 def _with_items(queryset: QuerySet[Order]) -> QuerySet[Order]:
     items = OrderItem.objects.select_related("product").only(
         "id", "order_id", "quantity", "unit_price", "subtotal", "product__id", "product__name"
@@ -161,6 +175,67 @@ def order_get(*, order_id: int, user_id: int | None = None) -> Order:
         return _with_items(queryset).get(pk=order_id)
     except Order.DoesNotExist:
         raise ShopError(ErrorCode.NOT_FOUND, "No such order.") from None
+
+
+# --------------------------------------------------------------------------- reports
+
+# Cancelled orders earned nothing: every report counts the other four states.
+EARNING_STATUSES = ("pending", "processing", "shipped", "delivered")
+
+
+def top_spenders(*, since: datetime, min_orders: int = 5, limit: int = 20) -> QuerySet[User]:
+    """Users with more than min_orders earning orders since `since`, biggest spenders first.
+
+    One query: the filter on orders and the aggregates share one join (filter() before
+    annotate()), so only orders in the window are counted and summed. The window is read by
+    shop_order_created_brin; users without such orders are not rows at all (an inner join,
+    on purpose: docs/query-patterns.md).
+    """
+    return (
+        User.objects.filter(orders__created_at__gte=since, orders__status__in=EARNING_STATUSES)
+        .annotate(order_count=Count("orders"), spent=Sum("orders__total_amount"))
+        .filter(order_count__gt=min_orders)
+        .only("id", "username")
+        .order_by("-spent", "id")[:limit]
+    )
+
+
+def daily_revenue_rows(*, first: date, last: date) -> QuerySet:
+    """{"day", "orders", "revenue"} per UTC day that has earning orders (daily_revenue's query)."""
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
+    return (
+        Order.objects.filter(created_at__gte=start, created_at__lt=end, status__in=EARNING_STATUSES)
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day")
+        .annotate(orders=Count("id"), revenue=Sum("total_amount"))
+        .order_by("day")
+    )
+
+
+@dataclass(frozen=True)
+class DailyRevenue:
+    day: date
+    orders: int
+    revenue: Decimal
+
+
+def daily_revenue(*, first: date, last: date) -> list[DailyRevenue]:
+    """Earning orders and revenue per UTC day from first to last inclusive, every day listed.
+
+    One query grouped by day over shop_order_created_brin; days without orders are filled in
+    with zeros here (a GROUP BY has no row for a day nobody ordered on).
+    """
+    found = {row["day"]: row for row in daily_revenue_rows(first=first, last=last)}
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [
+        DailyRevenue(
+            day=day,
+            orders=found[day]["orders"] if day in found else 0,
+            revenue=found[day]["revenue"] if day in found else Decimal("0.00"),
+        )
+        for day in days
+    ]
 
 
 # --------------------------------------------------------------------------- accounts

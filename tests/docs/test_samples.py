@@ -8,6 +8,9 @@ the rest):
                              REINDEX CONCURRENTLY); the schema must be unchanged afterwards
     ```python path/to/file   copied verbatim from that file (up to a constant indent)
     ```python example NAME   run by the checker EXAMPLES[NAME] below
+    ```text plan             EXPLAIN (ANALYZE) output pasted from a big database (printed by
+                             bench/query_plans.py): every index it names must exist in the
+                             schema, so a renamed or dropped index leaves no stale plan behind
 
 Any other block fails the suite. The generated erd.md and schema.md have no samples
 (tests/config/test_docs.py checks them).
@@ -53,6 +56,8 @@ def classify(block) -> str:
         return "example"
     if language == "sh" and rest == "make":
         return "make"
+    if language == "text" and rest == "plan":
+        return "plan"
     if rest and (ROOT / rest).is_file():
         return "verbatim"
     return "unchecked"
@@ -72,6 +77,7 @@ def test_every_code_block_is_checked():
         "verbatim",
         "example",
         "make",
+        "plan",
     }
 
 
@@ -96,6 +102,33 @@ def test_make_blocks_name_real_targets_and_commands():
             if target not in targets or (target == "manage" and command[0] not in get_commands()):
                 wrong.append(f"{block[0]}: {line}")
     assert wrong == []
+
+
+PLAN_INDEX = re.compile(r"(?:Index (?:Only )?Scan(?: Backward)? using|Bitmap Index Scan on) (\w+)")
+
+
+def plan_indexes(plan: str) -> set[str]:
+    return set(PLAN_INDEX.findall(plan))
+
+
+@pytest.mark.parametrize("block", blocks("plan"), ids=label)
+def test_plan_is_explain_analyze_output_naming_real_indexes(block):
+    plan = block[3]
+    assert re.search(r"^Execution Time: [0-9.]+ ms$", plan, flags=re.MULTILINE), (
+        "not EXPLAIN ANALYZE"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+        existing = {row[0] for row in cursor.fetchall()}
+    assert plan_indexes(plan) - existing == set()
+
+
+def test_the_plan_check_reads_index_names():
+    plan = (
+        "Limit\n  ->  Index Scan Backward using a_idx on t\n"
+        "  ->  Bitmap Index Scan on b_idx\n  ->  Index Only Scan using c_idx on t"
+    )
+    assert plan_indexes(plan) == {"a_idx", "b_idx", "c_idx"}
 
 
 def in_file(snippet: str, text: str) -> bool:

@@ -7,7 +7,10 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.db.models import Count, F, Sum
+from pghistory.models import Context
 
+from audit.models import EVENT_MODELS, ProductEvent
+from shop.bulk_seed import BulkSeeder, UnbalancedOrder
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +141,99 @@ def subprocess_env():
     url = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
     env["DATABASE_URL"] = f"{url}/{connection.settings_dict['NAME']}"
     return env
+
+
+# --------------------------------------------------------------------------- the fast path
+
+FAST = ["--users", "9", "--categories", "10", "--products", "20", "--orders", "40", "--fast"]
+
+
+def fast_seed(*args: str) -> None:
+    call_command("seed", *FAST, *args, "--batch-size", "7", verbosity=0)
+
+
+def test_fast_path_writes_exact_counts_in_balance(immediate_constraints):
+    fast_seed("--seed", "1")
+    immediate_constraints()  # the real deferred total checks pass too
+
+    assert (
+        User.objects.count(),
+        UserProfile.objects.count(),
+        Category.objects.count(),
+        Product.objects.count(),
+        Order.objects.count(),
+    ) == (9, 9, 10, 20, 40)
+    orders = Order.objects.annotate(items_total=Sum("items__subtotal"), lines=Count("items"))
+    assert orders.exclude(total_amount=F("items_total")).count() == 0
+    assert orders.filter(lines__gte=1, lines__lte=5).count() == 40
+    assert OrderItem.objects.filter(order__in=Order.objects.all()).count() == (
+        OrderItem.objects.count()
+    )
+    # Ids follow time: the order with the higher id was placed later.
+    created = list(Order.objects.order_by("pk").values_list("created_at", flat=True))
+    assert created == sorted(created)
+
+
+def test_fast_path_same_seed_same_data():
+    fast_seed("--seed", "5")
+    first = fingerprint()
+    wipe_shop()
+
+    fast_seed("--seed", "5")
+
+    assert fingerprint() == first
+    wipe_shop()
+    fast_seed("--seed", "6")
+    assert fingerprint()["products"] != first["products"]
+
+
+def test_fast_path_records_no_history_but_one_marker():
+    contexts = Context.objects.count()
+
+    fast_seed("--seed", "2")
+
+    assert [model.objects.count() for model in EVENT_MODELS] == [0] * len(EVENT_MODELS)
+    marker = Context.objects.order_by("-created_at").first()
+    assert Context.objects.count() == contexts + 1
+    assert marker.metadata == {
+        "via": "command",
+        "command": "seed",
+        "bulk": True,
+        "counts": {
+            "users": 9,
+            "categories": 10,
+            "products": 20,
+            "orders": 40,
+            "items": OrderItem.objects.count(),
+        },
+    }
+
+
+def test_history_is_recorded_again_after_the_fast_path():
+    fast_seed("--seed", "3")
+
+    Product.objects.filter(pk=Product.objects.order_by("pk").first().pk).update(price=1)
+
+    assert ProductEvent.objects.count() == 1
+    assert ProductEvent.objects.get().pgh_label == "update"
+
+
+def test_fast_path_fails_the_batch_of_an_unbalanced_order(monkeypatch):
+    real_copy = BulkSeeder._copy
+
+    def first_total_off_by_a_cent(self, model, columns, rows):
+        rows = list(rows)
+        if model is Order:
+            first = list(rows[0])
+            first[4] += Decimal("0.01")  # total_amount
+            rows[0] = tuple(first)
+        return real_copy(self, model, columns, rows)
+
+    monkeypatch.setattr(BulkSeeder, "_copy", first_total_off_by_a_cent)
+
+    with pytest.raises(UnbalancedOrder, match=r"^order \d+: total_amount is not the sum"):
+        fast_seed("--seed", "4")
+
+    assert (User.objects.count(), Product.objects.count()) == (9, 20)  # earlier batches
+    assert Order.objects.count() == 0  # the first order batch rolled back whole
+    assert OrderItem.objects.count() == 0

@@ -3,10 +3,17 @@
     manage.py seed                          # the demo shop `make run` loads
     manage.py seed --orders 100000 --seed 7 # bigger, and reproducible
     manage.py seed --if-empty               # only when there are no products yet
+    manage.py seed --users 100000 --products 50000 --orders 1000000   # the fast path
 
-Rows are built with the factories in shop/factories.py (the same ones the tests use) and
-written with bulk_create in batches, one transaction per batch, behind a progress bar. The
-same --seed on an empty database writes the same rows.
+Small loads build rows with the factories in shop/factories.py (the same ones the tests use)
+and write them with bulk_create in batches, one transaction per batch, behind a progress bar.
+The same --seed on an empty database writes the same rows.
+
+Large loads (--orders >= FAST_THRESHOLD, or --fast) take the fast path, shop/bulk_seed.py:
+rows generated from one seeded random.Random (no Faker per row) and streamed with COPY, ids
+preallocated from the identity sequences, one transaction per batch, ANALYZE at the end. A
+seed is not a business change, so that path writes no audit history: see shop/bulk_seed.py
+and docs/performance.md.
 """
 
 import argparse
@@ -27,6 +34,10 @@ from shop.factories import (
     shipping_address_for,
 )
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
+
+# From this many orders on, the factories' per-row Faker calls and bulk_create's INSERTs are
+# the slow part, and the COPY fast path takes over (docs/performance.md).
+FAST_THRESHOLD = 50_000
 
 STATUS_WEIGHTS = {"delivered": 70, "shipped": 10, "processing": 8, "pending": 7, "cancelled": 5}
 TOP_CATEGORIES = ["Books", "Music", "Garden", "Kitchen", "Toys", "Sports", "Office", "Outdoor"]
@@ -63,9 +74,16 @@ class Command(BaseCommand):
         parser.add_argument("--products", type=count, default=500)
         parser.add_argument("--orders", type=count, default=2000)
         parser.add_argument("--seed", type=count, default=42, help="random seed (default 42)")
-        parser.add_argument("--batch-size", type=positive, default=2000)
+        parser.add_argument(
+            "--batch-size", type=positive, help="rows per transaction (2000; fast path 20000)"
+        )
         parser.add_argument(
             "--if-empty", action="store_true", help="do nothing when products exist already"
+        )
+        parser.add_argument(
+            "--fast",
+            action="store_true",
+            help=f"COPY fast path, no audit history (automatic from {FAST_THRESHOLD} orders)",
         )
 
     def handle(self, *args, **options):
@@ -79,10 +97,30 @@ class Command(BaseCommand):
         if options["orders"] and not (options["products"] or Product.objects.exists()):
             raise CommandError("--orders needs products: pass --products > 0")
 
+        self.show = options["verbosity"] >= 1
+        if options["fast"] or options["orders"] >= FAST_THRESHOLD:
+            from shop.bulk_seed import BulkSeeder
+
+            counts = BulkSeeder(
+                seed=options["seed"], batch=options["batch_size"] or 20_000, progress=self.show
+            ).run(
+                users=options["users"],
+                categories=options["categories"],
+                products=options["products"],
+                orders=options["orders"],
+            )
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Seeded {counts['users']} users, {counts['categories']} categories, "
+                    f"{counts['products']} products, {counts['orders']} orders "
+                    f"({counts['items']} items) by COPY in {counts['seconds']:.1f} s."
+                )
+            )
+            return
+
         factory.random.reseed_random(options["seed"])
         self.rng = factory.random.randgen
-        self.batch = options["batch_size"]
-        self.show = options["verbosity"] >= 1
+        self.batch = options["batch_size"] or 2000
 
         users = self.seed_users(options["users"])
         categories = self.seed_categories(options["categories"])
