@@ -1,6 +1,5 @@
 """Staff see history: each object's History page and the audit log, on exact query budgets."""
 
-import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -20,23 +19,13 @@ from shop.factories import (
 )
 from shop.models import Product
 from tests.audit.conftest import db_now
+from tests.shop.test_admin import product_form
 
 pytestmark = pytest.mark.django_db
 
 
 def edit_product_in_admin(client, product, **changes):
-    data = {
-        "name": product.name,
-        "description": product.description,
-        "price": str(product.price),
-        "stock_quantity": product.stock_quantity,
-        "category": product.category_id,
-        "tags": ",".join(product.tags),
-        "attributes": json.dumps(product.attributes),
-        "is_active": "on" if product.is_active else "",
-        "_save": "Save",
-        **changes,
-    }
+    data = product_form(product, **changes)
     response = client.post(f"/admin/shop/product/{product.pk}/change/", data)
     assert response.status_code == 302
     product.refresh_from_db()

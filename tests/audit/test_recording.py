@@ -30,6 +30,7 @@ from audit.models import (
 from shop.factories import CategoryFactory, OrderFactory, ProductFactory, UserFactory
 from shop.models import Order, Product, User, UserGroup
 from tests.audit.conftest import events
+from tests.shop.test_admin import product_form
 
 pytestmark = pytest.mark.django_db
 
@@ -316,22 +317,6 @@ def test_manage_py_records_the_command_it_runs():
 
 
 # --------------------------------------------------------------------------- requests
-
-
-def product_form(product: Product, **changes) -> dict:
-    data = {
-        "name": product.name,
-        "description": product.description,
-        "price": str(product.price),
-        "stock_quantity": product.stock_quantity,
-        "category": product.category_id,
-        "tags": ",".join(product.tags),
-        "attributes": json.dumps(product.attributes),
-        "is_active": "on" if product.is_active else "",
-        "_save": "Save",
-    }
-    data.update(changes)
-    return data
 
 
 def test_admin_edit_is_recorded_with_user_method_path_and_request_id(staff_client, superuser):
