@@ -29,6 +29,7 @@ from django.utils.html import format_html
 
 from audit import selectors
 from audit.models import EVENT_MODELS, AuditLog
+from config.admin import ReadOnlyMixin
 
 
 def _parse_moment(value: str) -> datetime | None:
@@ -184,7 +185,7 @@ class UserFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "pgh_created_at",
         "pgh_label",
@@ -207,15 +208,6 @@ class AuditLogAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="object")
     def object_link(self, entry):

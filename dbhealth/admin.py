@@ -8,23 +8,15 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 
+from config.admin import ReadOnlyMixin
 from dbhealth.models import Alert, Dashboard
 from dbhealth.views import PERMISSION
 
 
 @admin.register(Dashboard)
-class DashboardAdmin(admin.ModelAdmin):
+class DashboardAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm(PERMISSION)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         # The admin index links to this model's changelist: send it to the dashboard.
@@ -36,7 +28,7 @@ class DashboardAdmin(admin.ModelAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Read-only: alerts are opened and resolved by the rules (dbhealth/alerts.py) alone."""
 
     list_display = ["rule", "subject", "message", "first_seen", "last_seen", "resolved_at"]
@@ -46,12 +38,3 @@ class AlertAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm(PERMISSION)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

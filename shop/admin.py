@@ -25,6 +25,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import ngettext
 
 from audit.admin import CappedCountPaginator, HistoryAdminMixin
+from config.admin import ReadOnlyMixin
 from shop import cache, services
 from shop.forms import (
     CategoryAdminForm,
@@ -258,19 +259,6 @@ class ProductAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
 
 # --------------------------------------------------------------------------- orders
-
-
-class ReadOnlyMixin:
-    """View only, for superusers too: rows that only the shop's own code may write."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OrderItemInline(ReadOnlyMixin, admin.TabularInline):

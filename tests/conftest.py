@@ -8,6 +8,8 @@ import pytest
 from django.core.servers.basehttp import WSGIServer
 from django.db import connection
 
+from shop.factories import UserFactory
+
 # pytest-django's live_server is Django's threaded development server, which listens with a
 # backlog of 10: the 11th connection arriving at once is reset by the kernel before a thread
 # can accept it. The concurrency tests open 20-40 at once (gunicorn's backlog is 2048).
@@ -54,6 +56,34 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.05):
     raise AssertionError(f"not true after {timeout} s: {predicate.__doc__ or predicate}")
 
 
+def child_process_env(**extra: str) -> dict[str, str]:
+    """The environment of a process the tests start (a Celery worker, manage.py): the test
+    database, this run's cache prefix, and no psycopg pool (a worker forks its processes)."""
+    from django.conf import settings
+
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DB_POOL": "false",
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        **extra,
+    }
+
+
+@pytest.fixture
+def superuser():
+    return UserFactory(username="boss", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker: `celery -A config worker`, prefork with 2 processes, the real
@@ -62,17 +92,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     data (django_db(transaction=True)): the worker is another process."""
     from django.conf import settings
 
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DB_POOL": "false",
-        "DB_APPLICATION_NAME": "pgshop-test-worker",
-        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
-    }
+    env = child_process_env(
+        DB_APPLICATION_NAME="pgshop-test-worker", CELERY_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE
+    )
     log = tmp_path_factory.mktemp("celery") / "worker.log"
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork",

@@ -3,8 +3,6 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 
-from shop.factories import UserFactory
-
 
 def db_now():
     """The database's clock: what event timestamps (clock_timestamp()) are compared with."""
@@ -25,14 +23,3 @@ def events(event_model, obj=None, **filters):
 def content_types_cached():
     """Query budgets are counted with ContentType's per-process cache warm, as in production."""
     ContentType.objects.get_for_models(*apps.get_app_config("shop").get_models())
-
-
-@pytest.fixture
-def superuser():
-    return UserFactory(username="boss", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def staff_client(client, superuser):
-    client.force_login(superuser)
-    return client

@@ -133,22 +133,14 @@ def test_a_celery_tasks_statements_are_attributed_to_the_task(celery_worker):
 
 @pytest.mark.django_db
 def test_a_management_commands_statements_are_attributed_to_the_command():
-    import os
     import subprocess
     import sys
-    from urllib.parse import quote
 
     from django.conf import settings
 
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DB_POOL": "false",
-        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
-    }
+    from tests.conftest import child_process_env
+
+    env = child_process_env()
     subprocess.run(
         [sys.executable, "manage.py", "showmigrations", "dbhealth"],
         env=env, cwd=settings.BASE_DIR, check=True, capture_output=True,

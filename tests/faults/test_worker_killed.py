@@ -12,15 +12,13 @@ import signal
 import subprocess
 import sys
 import uuid
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from shop.factories import ProductFactory, UserFactory
 from shop.models import Order
-from tests.conftest import wait_until
+from tests.conftest import child_process_env, wait_until
 from tests.faults.conftest import TIMEOUT
 from tests.faults.tasks import order_place_task
 
@@ -30,16 +28,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def worker(tmp_path):
     """A prefork worker with one pool process, on a queue of its own."""
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
     queue = f"faults-{uuid.uuid4().hex}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DB_POOL": "false",
-        "CELERY_QUEUE": queue,
-    }
+    env = child_process_env(CELERY_QUEUE=queue)
     log = tmp_path / "worker.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork",

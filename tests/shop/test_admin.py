@@ -41,17 +41,6 @@ def content_types_cached():
     ContentType.objects.get_for_models(*apps.get_app_config("shop").get_models())
 
 
-@pytest.fixture
-def superuser():
-    return UserFactory(username="boss", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def staff_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def order_in(status: str, *, lines=None) -> Order:
     """An order in `status`, inserted as such (the transition trigger fires on UPDATE only)."""
     return OrderFactory(status=status, lines=lines or [])
