@@ -368,7 +368,10 @@ class OrderItemAdmin(HistoryAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     # number: see get_search_results. No substring search over 50,000 product names.
     search_fields = ("product__search_vector",)
     search_help_text = "An order number, or words of the product's name or description."
-    ordering = ("-pk",)
+    # Newest orders first, each order's lines together: the items' (order_id, product_id)
+    # index walks backwards beside the orders' primary key (a merge join), so filtering by
+    # the order's status reads orders in sequence instead of looking one up per item.
+    ordering = ("-order_id", "-pk")
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = ShopCountPaginator

@@ -65,6 +65,20 @@ def test_order_item_search_by_product_words_or_order_number(staff_client):
     )
 
 
+def test_order_items_list_newest_order_first_with_its_lines_together(staff_client):
+    a, b = (ProductFactory(price=Decimal("1.00")) for _ in range(2))
+    older = OrderFactory(lines=[(a, 1)])
+    newer = OrderFactory(lines=[(a, 1), (b, 1)])
+    late_line = OrderItem.objects.create(order=older, product=b, quantity=1, unit_price=1)
+    Order.objects.filter(pk=older.pk).update(total_amount=2)  # the late line, in balance
+
+    rows = listed(staff_client.get("/admin/shop/orderitem/"))
+
+    # (order_id, id) descending: the order's lines stay together whatever their ids.
+    newer_lines = sorted(newer.items.all(), key=lambda item: -item.pk)
+    assert rows == [*newer_lines, late_line, older.items.get(product=a)]
+
+
 BIG_SEQ_SCAN = re.compile(r"Seq Scan on (shop_order|shop_orderitem|shop_product|shop_user)\b")
 
 
