@@ -246,8 +246,10 @@ def order_create(
 ) -> tuple[Order, bool]:
     """Place an order: take the stock, price it from the database, all or nothing.
 
-    Returns (order, created); created is False when idempotency_key replays an earlier
-    order of the same request (the order is then returned as it is now).
+    Returns (order, created). A created order comes with its items (order.items.all(), each
+    with its product's id and name) as written, so the caller needs no query to show it.
+    created is False when idempotency_key replays an earlier order of the same request: the
+    order is then only its id, to be read as it is now.
     """
     _check_lines(lines)
     with transaction.atomic():
@@ -362,17 +364,30 @@ def _order_insert(*, user: User, lines: Sequence[OrderLine], shipping_address: d
             output_field=IntegerField(),
         )
     )
+    # Both INSERTs return what the database filled in (id, timestamps, version, status;
+    # the items' ids and subtotals), so the order is complete without reading it back.
     order = Order.objects.create(user=user, shipping_address=shipping_address, total_amount=total)
-    OrderItem.objects.bulk_create(
+    items = OrderItem.objects.bulk_create(
         OrderItem(
             order=order,
-            product_id=line.product_id,
+            product=products[line.product_id],  # the locked row: its id and name
             quantity=line.quantity,
             unit_price=products[line.product_id].price,
         )
         for line in lines
     )
+    _attach_items(order, sorted(items, key=lambda item: item.pk))
     return order
+
+
+def _attach_items(order: Order, items: list[OrderItem]) -> None:
+    """order.items.all() answers `items` without a query, as after
+    prefetch_related("items") (selectors.order_get's shape): a new order's response and its
+    cache entry are built from the rows the transaction wrote."""
+    queryset = order.items.all()
+    queryset._result_cache = items
+    queryset._prefetch_done = True
+    order._prefetched_objects_cache = {"items": queryset}
 
 
 def _order_lock(*, order_id: int, owner: User | None) -> Order:
