@@ -1,8 +1,12 @@
 """Accounts: register, log in and out, my user and profile with ETag/If-Match, throttling."""
 
+import threading
+
 import pytest
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIRequestFactory
 
+from shop.api.throttles import LoginThrottle
 from shop.factories import UserFactory, UserProfileFactory
 from shop.models import User, UserProfile
 
@@ -147,6 +151,30 @@ def test_login_is_throttled_after_five_attempts_per_minute(anon, user):
     assert 1 <= int(sixth["Retry-After"]) <= 60
     assert body["message"].startswith("Request was throttled.")
     assert Token.objects.count() == 0  # even the right password waits
+
+
+def test_concurrent_requests_are_each_counted_by_the_rate_limit():
+    # 20 requests from one address at once against 5 a minute: exactly 5 pass. (A GET then a
+    # SET of the list of times, DRF's way, lets two requests read the same list and both
+    # pass.)
+    request = APIRequestFactory().post("/api/v1/auth/login/", REMOTE_ADDR="203.0.113.9")
+    start = threading.Barrier(20)
+    allowed: list[bool] = []
+
+    def attempt() -> None:
+        start.wait()
+        allowed.append(LoginThrottle().allow_request(request, None))
+
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(allowed) == [False] * 15 + [True] * 5
+    refused = LoginThrottle()
+    assert refused.allow_request(request, None) is False
+    assert 59 <= refused.wait() <= 60  # the oldest of the five expires in a minute
 
 
 def test_anonymous_clients_are_throttled(anon, settings):

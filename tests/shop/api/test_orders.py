@@ -103,6 +103,32 @@ def test_the_201_body_is_the_order_as_postgresql_has_it(api, desk, lamp, immedia
     assert [item["product"]["id"] for item in created.json()["items"]] == [lamp.pk, desk.pk]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_checkout_costs_seven_queries_and_three_redis_round_trips(
+    api, desk, lamp, django_assert_num_queries, redis_round_trips
+):
+    # As in production: the request's own transaction commits (no test transaction around
+    # it), so the invalidations run and, with the write-through, go to Redis together.
+    assert api.post(ORDERS, order_body((desk, 1))).status_code == 201  # loads the Lua script
+    redis_round_trips.clear()
+
+    # token; BEGIN, lock products, UPDATE stock, INSERT order, INSERT items, COMMIT. (Before:
+    # 9, with the order and its items read back after COMMIT.) bench/run.py's CHECKOUT_SQL
+    # mirrors the six of the transaction.
+    with django_assert_num_queries(7):
+        response = api.post(ORDERS, order_body((desk, 2), (lamp, 1)))
+
+    assert response.status_code == 201
+    # The rate limit (one script), the cache (both invalidations and the write-through in one
+    # pipeline), and the statement counts of dbhealth/origins.py. (Before: 7, the rate limit's
+    # GET and SET and the cache's DEL, INCR, INCR and SET each on its own.)
+    assert [trip[0] for trip in redis_round_trips] == ["EVALSHA", "DEL", "SADD"]
+    assert redis_round_trips[1] == ["DEL", "INCRBY", "INCRBY", "SET"]
+    order = Order.objects.get(pk=response.json()["id"])
+    assert cache.get(order_key(order.pk))["data"] == response.json()  # written through
+    assert stock(desk, lamp) == [2, 1]
+
+
 def test_out_of_stock_is_409_naming_every_short_line_and_nothing_is_written(api, desk, lamp):
     other = ProductFactory(stock_quantity=10)
     before = row_counts()
