@@ -306,14 +306,15 @@ def load(server: Server, make_request, seconds: float) -> float:
 # count is pinned in tests/shop/api/test_orders.py). The API sends:
 #
 #   BEGIN
-#   rls prefix; SELECT id, name, price, stock_quantity, is_active FROM shop_product
-#               WHERE id IN (...) ORDER BY id FOR NO KEY UPDATE
-#   rls prefix; pghistory prefix; UPDATE shop_product SET stock_quantity = ... + delta
-#               FROM unnest(<ids>, <deltas>) ... (shop/services.py STOCK_MOVE_SQL)
-#   rls prefix; pghistory prefix; INSERT INTO shop_order (...) VALUES (...) RETURNING ...
-#   rls prefix; pghistory prefix; INSERT INTO shop_orderitem (...) SELECT * FROM UNNEST(...)
-#               RETURNING id, subtotal
+#   rls prefix; LOCK_PRODUCTS_SQL   SELECT ... FROM shop_product WHERE id = ANY(<ids>)
+#                                   ORDER BY id FOR NO KEY UPDATE
+#   rls prefix; pghistory prefix; STOCK_MOVE_SQL    UPDATE shop_product ... FROM unnest(...)
+#   rls prefix; pghistory prefix; ORDER_INSERT_SQL  INSERT INTO shop_order ... RETURNING ...
+#   rls prefix; pghistory prefix; ITEMS_INSERT_SQL  INSERT INTO shop_orderitem ... SELECT
+#                                   FROM unnest(...) RETURNING ...
 #   COMMIT
+#
+# (the statements are in shop/services.py)
 #
 # where the rls prefix is `SELECT set_config('app.rls_user_id', <user>, true);` (shop/api/
 # rls.py) and the pghistory prefix sets the audit context (pghistory.context_id and
@@ -351,7 +352,8 @@ SELECT max(price) FILTER (WHERE id = :p1) AS price1,
        max(price) FILTER (WHERE id = :p2) AS price2,
        max(price) FILTER (WHERE id = :p3) AS price3, sum(price) AS total
   FROM (SELECT id, name, price, stock_quantity, is_active FROM shop_product
-         WHERE id IN (:p1, :p2, :p3) ORDER BY id FOR NO KEY UPDATE) AS locked \\gset
+         WHERE id = ANY(ARRAY[:p1, :p2, :p3]::bigint[]) ORDER BY id FOR NO KEY UPDATE) AS locked
+\\gset
 {_RLS} {_AUDIT}
 UPDATE shop_product SET stock_quantity = shop_product.stock_quantity + line.delta
   FROM unnest(ARRAY[:p1, :p2, :p3]::bigint[], ARRAY[-1, -1, -1]::integer[]) AS line(id, delta)
@@ -362,13 +364,13 @@ INSERT INTO shop_order (created_at, updated_at, user_id, status, total_amount,
 VALUES (DEFAULT, DEFAULT, :uid, 'pending', :total,
         '{{"name": "Bench", "line1": "1 High Street", "city": "London",
           "postal_code": "N1 9GU", "country": "GB"}}'::jsonb, 1)
-RETURNING id AS order_id, created_at, updated_at, status, total_amount, version \\gset
+RETURNING id AS order_id, created_at, updated_at, user_id, status, total_amount, version
+\\gset
 {_RLS} {_AUDIT}
 INSERT INTO shop_orderitem (order_id, product_id, quantity, unit_price)
-SELECT * FROM UNNEST(ARRAY[:order_id, :order_id, :order_id]::bigint[],
-                     ARRAY[:p1, :p2, :p3]::bigint[], ARRAY[1, 1, 1]::integer[],
-                     ARRAY[:price1, :price2, :price3]::numeric[])
-RETURNING id, subtotal;
+SELECT :order_id, * FROM unnest(ARRAY[:p1, :p2, :p3]::bigint[], ARRAY[1, 1, 1]::integer[],
+                                ARRAY[:price1, :price2, :price3]::numeric[])
+RETURNING id, order_id, product_id, quantity, unit_price, subtotal;
 COMMIT;
 """  # noqa: S608 - a pgbench script made of constants, no input
 
