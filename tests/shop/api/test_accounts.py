@@ -6,6 +6,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIRequestFactory
 
+from shop.api.authentication import TokenAuthentication
 from shop.api.throttles import LoginThrottle
 from shop.factories import UserFactory, UserProfileFactory
 from shop.models import User, UserProfile
@@ -211,6 +212,40 @@ def test_a_suspended_users_token_stops_working(api, user):
     body = error(api.get(ME), 401, "authentication_failed")
 
     assert body["message"] == "This account is suspended or closed."
+
+
+def test_a_deactivated_users_token_stops_working(api, user):
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    body = error(api.get(ME), 401, "authentication_failed")
+
+    assert body["message"] == "User inactive or deleted."
+
+
+def test_an_unknown_token_is_401(anon):
+    anon.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+
+    body = error(anon.get(ME), 401, "authentication_failed")
+
+    assert body["message"] == "Invalid token."
+
+
+def test_token_authentication_loads_the_whole_user_in_one_query(user, django_assert_num_queries):
+    token = Token.objects.create(user=user)
+
+    with django_assert_num_queries(1):
+        found, found_token = TokenAuthentication().authenticate_credentials(token.key)
+
+    fields = [field.attname for field in User._meta.concrete_fields]
+    stored = User.objects.get(pk=user.pk)
+    assert [getattr(found, name) for name in fields] == [getattr(stored, name) for name in fields]
+    assert (found_token.pk, found_token.user_id, found_token.created) == (
+        token.pk,
+        user.pk,
+        token.created,
+    )
+    assert found_token.user is found
+    assert found._state.adding is False
 
 
 def test_session_login_works_too(user):
