@@ -59,6 +59,7 @@ CLIENTS = int(os.environ.get("CLIENTS", "4"))  # concurrent clients, the same on
 # gunicorn: gthread workers x threads (see Server for the choice).
 WEB_WORKERS = int(os.environ.get("WEB_WORKERS", str(CLIENTS)))
 WEB_THREADS = int(os.environ.get("WEB_THREADS", "1"))
+WEB_WORKER_CLASS = os.environ.get("WEB_WORKER_CLASS", "gthread")
 SMALL = int(os.environ.get("SMALL", "200" if SMOKE else "10000"))
 LARGE = int(os.environ.get("LARGE", "1000" if SMOKE else "1000000"))
 SEED_ORDERS = int(os.environ.get("SEED_ORDERS", "500" if SMOKE else "50000"))
@@ -181,7 +182,7 @@ class Server:
             [
                 str(Path(PY).parent / "gunicorn"), "config.wsgi", "--bind",
                 f"127.0.0.1:{self.port}", "--workers", str(WEB_WORKERS), "--threads",
-                str(WEB_THREADS), "--worker-class", "gthread", "--log-level", "warning",
+                str(WEB_THREADS), "--worker-class", WEB_WORKER_CLASS, "--log-level", "warning",
             ],
             cwd=ROOT, env=env,
         )  # fmt: skip
@@ -227,8 +228,9 @@ def _request_bytes(port: int, method: str, path: str, body: str | None, headers:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
-def _read_response(sock: socket.socket, buffer: bytearray) -> int:
-    """Read one HTTP/1.1 response (Content-Length framed) off sock; its status code."""
+def _read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, bool]:
+    """Read one HTTP/1.1 response (Content-Length framed) off sock: its status code, and
+    whether the server closes the connection after it."""
     while (end := buffer.find(b"\r\n\r\n")) < 0:
         chunk = sock.recv(65536)
         if not chunk:
@@ -246,25 +248,34 @@ def _read_response(sock: socket.socket, buffer: bytearray) -> int:
             raise ConnectionError("server closed the connection")
         buffer += chunk
     del buffer[:total]
-    return status
+    return status, re.search(r"(?im)^connection:\s*close", head) is not None
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _client(port: int, requests: list[bytes], start: float, stop: float, out) -> None:
-    """One client process: requests back to back on one connection from `start` to `stop`."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    """One client process: requests back to back on one connection from `start` to `stop`
+    (a new one if the server closes it: gunicorn's sync workers do after each request)."""
+    sock = _connect(port)
     buffer = bytearray()
     done, error = 0, None
     time.sleep(max(0.0, start - time.monotonic()))
     cpu = time.process_time()
     while time.monotonic() < stop:
         sock.sendall(requests[done % len(requests)])
-        status = _read_response(sock, buffer)
+        status, closed = _read_response(sock, buffer)
         if status >= 300:
             error = f"{requests[done % len(requests)][:60]!r}...: {status}"
             break
         if time.monotonic() <= stop:  # completed inside the window (pgbench -T counts so too)
             done += 1
+        if closed:
+            sock.close()
+            sock = _connect(port)
     out.send((done, time.process_time() - cpu, error))
     sock.close()
 
