@@ -386,6 +386,9 @@ COMMIT;
 """  # noqa: S608 - a pgbench script made of constants, no input
 
 
+PGBENCH_SECONDS = max(1, round(SECONDS))  # pgbench -T takes whole seconds
+
+
 def bench_checkout() -> None:
     fresh_db("bench_checkout")
     seed("bench_checkout", orders=1000, users=CLIENTS * 4, products=300)
@@ -426,7 +429,7 @@ def bench_checkout() -> None:
         done = subprocess.run(
             [
                 PGBENCH, "-n", "-f", script.name, "-c", str(CLIENTS), "-j", "2",
-                "-T", str(max(1, round(SECONDS))), "-D", f"pmin={pmin}", "-D", f"third={third}",
+                "-T", str(PGBENCH_SECONDS), "-D", f"pmin={pmin}", "-D", f"third={third}",
                 "-D", f"umin={umin}", "-D", f"umax={umax}", "-h", URL.hostname,
                 "-p", str(URL.port), "-U", URL.username or "postgres", "bench_checkout",
             ],
@@ -448,7 +451,7 @@ def bench_checkout() -> None:
             db_api = (_cpu_seconds(_postgres_pids()) - db) / orders * 1000
             db = _cpu_seconds(_postgres_pids())
             sql = pgbench_tps()
-            db_sql = (_cpu_seconds(_postgres_pids()) - db) / (sql * round(SECONDS)) * 1000
+            db_sql = (_cpu_seconds(_postgres_pids()) - db) / (sql * PGBENCH_SECONDS) * 1000
             ratios.append(api / sql)
             print(
                 f"  checkout round: API {api:7.1f} orders/s, pgbench {sql:7.1f} orders/s; "
