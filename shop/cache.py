@@ -14,6 +14,7 @@ Concurrent misses on one key are collapsed (single flight): one request builds t
 under a short Redis lock while the others wait for it, so a hot key expiring costs one
 database read, not N.
 
+A read is one Redis round trip: a script GETs the entry and counts the hit or miss.
 Each invalidation or write-through is one Redis round trip (a pipeline of its commands);
 inside `batched()` (a checkout: its invalidations at COMMIT, then the new order's
 write-through) they all go out together in one round trip when the block ends.
@@ -98,10 +99,6 @@ breaker = _Breaker()
 _MISSING = object()
 
 
-def _count(family: Family, outcome: str) -> None:
-    get_redis_connection("default").hincrby(cache.make_key(STATS_KEY), f"{family}:{outcome}", 1)
-
-
 # --------------------------------------------------------------------------- keys
 
 
@@ -162,11 +159,9 @@ def cached(family: Family, key: str, build: Callable[[], T]) -> T:
     if not breaker.closed():
         return build()
     try:
-        value = cache.get(key, _MISSING)
+        value = _get_counted(family, key)
         if value is not _MISSING:
-            _count(family, "hit")
             return value
-        _count(family, "miss")
         # Single flight: one builder per key; the others wait on the lock, then find the
         # value it stored.
         with cache.lock(f"lock:{key}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
@@ -180,6 +175,24 @@ def cached(family: Family, key: str, build: Callable[[], T]) -> T:
     except RedisError as error:
         breaker.trip(error)
         return build()
+
+
+# GET the key and count the hit or the miss in the statistics hash: one round trip.
+GET_COUNTED = """
+local value = redis.call('GET', KEYS[1])
+redis.call('HINCRBY', KEYS[2], value and ARGV[1] or ARGV[2], 1)
+return value
+"""
+
+
+def _get_counted(family: Family, key: str) -> Any:
+    """The cached value of key (or _MISSING), its hit or miss counted."""
+    script = get_redis_connection("default").register_script(GET_COUNTED)
+    raw = script(
+        keys=[cache.make_key(key), cache.make_key(STATS_KEY)],
+        args=[f"{family}:hit", f"{family}:miss"],
+    )
+    return _MISSING if raw is None else cache.client.decode(raw)
 
 
 def refresh(family: Family, key: str, value: Any) -> None:
