@@ -44,6 +44,10 @@ return {1, counted + 1, ARGV[1]}
 class RedisWindowMixin:
     """SimpleRateThrottle's allow_request and wait on a Redis sorted set (see above)."""
 
+    # Not DRF's key: a key DRF's way left behind (a pickled list, until it expires) would
+    # make the script fail with WRONGTYPE on the first requests after a deploy.
+    cache_format = "throttle_%(scope)s_%(ident)s_window"
+
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
 

@@ -3,9 +3,11 @@
 import threading
 
 import pytest
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIRequestFactory
 
+from shop import cache as shop_cache
 from shop.api.authentication import TokenAuthentication
 from shop.api.throttles import LoginThrottle
 from shop.factories import UserFactory, UserProfileFactory
@@ -176,6 +178,16 @@ def test_concurrent_requests_are_each_counted_by_the_rate_limit():
     refused = LoginThrottle()
     assert refused.allow_request(request, None) is False
     assert 59 <= refused.wait() <= 60  # the oldest of the five expires in a minute
+
+
+def test_a_rate_limit_key_left_by_drfs_throttle_is_not_in_the_way():
+    request = APIRequestFactory().post("/api/v1/auth/login/", REMOTE_ADDR="203.0.113.9")
+    cache.set("throttle_login_203.0.113.9", [1.0, 2.0], 60)  # DRF's list, from before a deploy
+
+    allowed = [LoginThrottle().allow_request(request, None) for _ in range(6)]
+
+    assert allowed == [True] * 5 + [False]
+    assert shop_cache.breaker.closed()  # no Redis error on the way
 
 
 def test_anonymous_clients_are_throttled(anon, settings):
