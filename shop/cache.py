@@ -13,22 +13,30 @@ socket timeout again; caching resumes by itself once Redis answers.
 Concurrent misses on one key are collapsed (single flight): one request builds the value
 under a short Redis lock while the others wait for it, so a hot key expiring costs one
 database read, not N.
+
+A read is one Redis round trip: a script GETs the entry and counts the hit or miss.
+Each invalidation or write-through is one Redis round trip (a pipeline of its commands);
+inside `batched()` (a checkout: its invalidations at COMMIT, then the new order's
+write-through) they all go out together in one round trip when the block ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
 from django_redis import get_redis_connection
+from redis.client import Pipeline
 from redis.exceptions import LockError, RedisError
 
 log = logging.getLogger(__name__)
@@ -91,10 +99,6 @@ breaker = _Breaker()
 _MISSING = object()
 
 
-def _count(family: Family, outcome: str) -> None:
-    get_redis_connection("default").hincrby(cache.make_key(STATS_KEY), f"{family}:{outcome}", 1)
-
-
 # --------------------------------------------------------------------------- keys
 
 
@@ -155,11 +159,9 @@ def cached(family: Family, key: str, build: Callable[[], T]) -> T:
     if not breaker.closed():
         return build()
     try:
-        value = cache.get(key, _MISSING)
+        value = _get_counted(family, key)
         if value is not _MISSING:
-            _count(family, "hit")
             return value
-        _count(family, "miss")
         # Single flight: one builder per key; the others wait on the lock, then find the
         # value it stored.
         with cache.lock(f"lock:{key}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
@@ -175,6 +177,24 @@ def cached(family: Family, key: str, build: Callable[[], T]) -> T:
         return build()
 
 
+# GET the key and count the hit or the miss in the statistics hash: one round trip.
+GET_COUNTED = """
+local value = redis.call('GET', KEYS[1])
+redis.call('HINCRBY', KEYS[2], value and ARGV[1] or ARGV[2], 1)
+return value
+"""
+
+
+def _get_counted(family: Family, key: str) -> Any:
+    """The cached value of key (or _MISSING), its hit or miss counted."""
+    script = get_redis_connection("default").register_script(GET_COUNTED)
+    raw = script(
+        keys=[cache.make_key(key), cache.make_key(STATS_KEY)],
+        args=[f"{family}:hit", f"{family}:miss"],
+    )
+    return _MISSING if raw is None else cache.client.decode(raw)
+
+
 def refresh(family: Family, key: str, value: Any) -> None:
     """Store a value read from PostgreSQL just now (cache warming), ignoring an outage."""
     _safely(cache.set, key, value, TTL[family])
@@ -182,7 +202,8 @@ def refresh(family: Family, key: str, value: Any) -> None:
 
 def write_through(family: Family, key: str, value: Any) -> None:
     """Store a value just written to PostgreSQL, once the transaction commits."""
-    transaction.on_commit(lambda: _safely(cache.set, key, value, TTL[family]))
+    encoded = cache.client.encode(value)
+    _after_commit(lambda pipe: pipe.set(cache.make_key(key), encoded, ex=TTL[family]))
 
 
 def stats() -> dict[str, dict[str, int]]:
@@ -205,47 +226,93 @@ def _safely(operation: Callable[..., Any], *args: Any) -> None:
         breaker.trip(error)
 
 
-def _bump(family: Family, scope: str = "all") -> None:
+# An action adds its commands to a pipeline: Redis gets them in one round trip, with those of
+# the other actions of the same batch.
+Action = Callable[[Pipeline], Any]
+_batch: ContextVar[list[Action] | None] = ContextVar("cache_batch", default=None)
+
+
+def _send(actions: list[Action]) -> None:
+    try:
+        pipe = get_redis_connection("default").pipeline(transaction=False)
+        for action in actions:
+            action(pipe)
+        pipe.execute()
+    except RedisError as error:  # the TTL bounds how long a missed invalidation lasts
+        breaker.trip(error)
+
+
+def _run(action: Action) -> None:
+    batch = _batch.get()
+    if batch is None:
+        _send([action])
+    else:
+        batch.append(action)
+
+
+def _after_commit(action: Action) -> None:
+    transaction.on_commit(lambda: _run(action))
+
+
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Invalidations and write-throughs that become due inside the block (each still only
+    after its transaction commits; a rolled-back one never) are sent together, in one round
+    trip, when the block ends, even by an exception. Nested blocks join the outer one."""
+    if _batch.get() is not None:
+        yield
+        return
+    actions: list[Action] = []
+    token = _batch.set(actions)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        if actions:
+            _send(actions)
+
+
+def _bump(pipe: Pipeline, family: Family, scope: str = "all") -> None:
     # A plain Redis counter that never expires (an expired generation would restart at 0
     # and bring stale pages back). INCR creates it at 1.
-    get_redis_connection("default").incr(cache.make_key(_generation_key(family, scope)))
+    pipe.incr(cache.make_key(_generation_key(family, scope)))
 
 
-def _after_commit(action: Callable[[], None]) -> None:
-    transaction.on_commit(lambda: _safely(action))
+def _delete(pipe: Pipeline, keys: list[str]) -> None:
+    if keys:
+        pipe.delete(*(cache.make_key(key) for key in keys))
 
 
 def invalidate_products(product_ids: Iterable[int]) -> None:
     """Product rows changed (price, stock, activity ...): their details and every list page."""
     keys = [product_key(pk) for pk in sorted(set(product_ids))]
 
-    def action() -> None:
-        cache.delete_many(keys)
-        _bump(Family.PRODUCT_LIST)
+    def action(pipe: Pipeline) -> None:
+        _delete(pipe, keys)
+        _bump(pipe, Family.PRODUCT_LIST)
 
     _after_commit(action)
 
 
 def invalidate_category_tree() -> None:
-    def action() -> None:
-        cache.delete(category_tree_key())
-        _bump(Family.PRODUCT_LIST)  # category filters cover descendants
+    def action(pipe: Pipeline) -> None:
+        _delete(pipe, [category_tree_key()])
+        _bump(pipe, Family.PRODUCT_LIST)  # category filters cover descendants
 
     _after_commit(action)
 
 
 def invalidate_profile(user_id: int) -> None:
-    _after_commit(lambda: cache.delete(profile_key(user_id)))
+    _after_commit(lambda pipe: _delete(pipe, [profile_key(user_id)]))
 
 
 def invalidate_orders(user_id: int, order_ids: Iterable[int] = ()) -> None:
     """A user's orders changed: those orders' details and all of the user's list pages."""
     keys = [order_key(pk) for pk in sorted(set(order_ids))]
 
-    def action() -> None:
-        if keys:
-            cache.delete_many(keys)
-        _bump(Family.ORDER_LIST, str(user_id))
+    def action(pipe: Pipeline) -> None:
+        _delete(pipe, keys)
+        _bump(pipe, Family.ORDER_LIST, str(user_id))
 
     _after_commit(action)
 
@@ -254,9 +321,9 @@ def invalidate_everything() -> None:
     """After a bulk write that bypassed the services (manage.py seed): every list page and
     the category tree. Details of rows that existed before are left to their TTLs."""
 
-    def action() -> None:
-        cache.delete(category_tree_key())
-        _bump(Family.PRODUCT_LIST)
-        _bump(Family.ORDER_LIST)
+    def action(pipe: Pipeline) -> None:
+        _delete(pipe, [category_tree_key()])
+        _bump(pipe, Family.PRODUCT_LIST)
+        _bump(pipe, Family.ORDER_LIST)
 
     _after_commit(action)

@@ -1,9 +1,10 @@
 """Every write path of the shop. Keyword-only, typed, each in its own transaction.
 
 Concurrency is the database's job here: rows are locked in primary-key order (so two
-transactions never wait on each other in a cycle), stock moves by F() arithmetic under
-those locks, uniqueness is a constraint (never check-then-insert), and the deferred
-trigger on shop_order checks total_amount against the items at COMMIT. What still
+transactions never wait on each other in a cycle), stock moves by arithmetic in the
+UPDATE under those locks (never by writing back a value read earlier), uniqueness is a
+constraint (never check-then-insert), and the deferred trigger on shop_order checks
+total_amount against the items at COMMIT. What still
 deadlocks (another writer locking in its own order) or fails to serialise is retried here
 a bounded number of times; a client never sees the database error.
 """
@@ -19,9 +20,9 @@ from typing import ParamSpec, TypeVar
 
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.db.models.functions import Now
+from psycopg.types.json import Jsonb
 from rest_framework.authtoken.models import Token
 
 from shop import cache, selectors
@@ -41,6 +42,7 @@ MAX_AMOUNT = Decimal("9999999999.99")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+M = TypeVar("M", bound=models.Model)
 
 
 def retry_on_conflict(func: Callable[P, R]) -> Callable[P, R]:
@@ -246,8 +248,10 @@ def order_create(
 ) -> tuple[Order, bool]:
     """Place an order: take the stock, price it from the database, all or nothing.
 
-    Returns (order, created); created is False when idempotency_key replays an earlier
-    order of the same request (the order is then returned as it is now).
+    Returns (order, created). A created order comes with its items (order.items.all(), each
+    with its product's id and name) as written, so the caller needs no query to show it.
+    created is False when idempotency_key replays an earlier order of the same request: the
+    order is then only its id, to be read as it is now.
     """
     _check_lines(lines)
     with transaction.atomic():
@@ -290,16 +294,9 @@ def _line_errors(lines: Sequence[OrderLine], errors: dict[int, dict]) -> list[di
 
 
 def _order_insert(*, user: User, lines: Sequence[OrderLine], shipping_address: dict) -> Order:
-    ids = sorted(line.product_id for line in lines)
     # The locks, in primary-key order: concurrent orders for overlapping products queue
     # here instead of deadlocking. NO KEY UPDATE: the stock changes, the key does not.
-    products = {
-        product.pk: product
-        for product in Product.objects.filter(pk__in=ids)
-        .order_by("pk")
-        .select_for_update(no_key=True)
-        .only("pk", "name", "price", "stock_quantity", "is_active")
-    }
+    products = {product.pk: product for product in _rows(Product, LOCK_PRODUCTS_SQL, [_ids(lines)])}
 
     unavailable = {
         index: {"product": [f"Product {line.product_id} does not exist or is not for sale."]}
@@ -353,26 +350,73 @@ def _order_insert(*, user: User, lines: Sequence[OrderLine], shipping_address: d
             fields={"items": [f"An order's total cannot exceed {MAX_AMOUNT:,}."]},
         )
 
-    # One UPDATE for every line, under the locks taken above; the CHECK (stock >= 0) backs
-    # the arithmetic up.
-    Product.objects.filter(pk__in=ids).update(
-        stock_quantity=F("stock_quantity")
-        - Case(
-            *(When(pk=line.product_id, then=Value(line.quantity)) for line in lines),
-            output_field=IntegerField(),
-        )
+    # Under the locks taken above; the CHECK (stock >= 0) backs the arithmetic up.
+    _stock_move({line.product_id: -line.quantity for line in lines})
+    # Both INSERTs return what the database filled in (id, timestamps, version, status;
+    # the items' ids and subtotals), so the order is complete without reading it back.
+    [order] = _rows(Order, ORDER_INSERT_SQL, [user.pk, total, Jsonb(shipping_address)])
+    order.shipping_address = shipping_address
+    items = _rows(
+        OrderItem,
+        ITEMS_INSERT_SQL,
+        [
+            order.pk,
+            [line.product_id for line in lines],
+            [line.quantity for line in lines],
+            [products[line.product_id].price for line in lines],
+        ],
     )
-    order = Order.objects.create(user=user, shipping_address=shipping_address, total_amount=total)
-    OrderItem.objects.bulk_create(
-        OrderItem(
-            order=order,
-            product_id=line.product_id,
-            quantity=line.quantity,
-            unit_price=products[line.product_id].price,
-        )
-        for line in lines
-    )
+    for item in items:
+        item.product = products[item.product_id]  # the locked row: its id and name
+    _attach_items(order, sorted(items, key=lambda item: item.pk))
     return order
+
+
+# A checkout's statements, in SQL rather than through the ORM: a checkout is a handful of
+# short statements, and building each as a queryset (compiling it, then the model machinery
+# of save() and bulk_create()) cost more CPU than PostgreSQL spent running it. The SQL is
+# what the ORM sent, except that ids and values travel as arrays (one statement text
+# whatever the number of lines). bench/run.py's CHECKOUT_SQL mirrors them; the rows come
+# back as model instances (Model.from_db), and
+# tests/shop/api/test_orders.py checks the result against a read of the order.
+LOCK_PRODUCTS_SQL = """
+SELECT id, name, price, stock_quantity, is_active FROM shop_product
+ WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE
+"""
+ORDER_INSERT_SQL = """
+INSERT INTO shop_order (created_at, updated_at, user_id, status, total_amount,
+                        shipping_address, version)
+VALUES (DEFAULT, DEFAULT, %s, 'pending', %s, %s, 1)
+RETURNING id, created_at, updated_at, user_id, status, total_amount, version
+"""
+ITEMS_INSERT_SQL = """
+INSERT INTO shop_orderitem (order_id, product_id, quantity, unit_price)
+SELECT %s, * FROM unnest(%s::bigint[], %s::integer[], %s::numeric[])
+RETURNING id, order_id, product_id, quantity, unit_price, subtotal
+"""
+
+
+def _ids(lines: Sequence[OrderLine]) -> list[int]:
+    return sorted(line.product_id for line in lines)
+
+
+def _rows(model: type[M], sql: str, params: list) -> list[M]:
+    """model instances of the rows sql returns; its columns are model fields (attnames), in
+    the model's field order; the fields it does not return are deferred, as with only()."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [model.from_db(connection.alias, names, row) for row in cursor.fetchall()]
+
+
+def _attach_items(order: Order, items: list[OrderItem]) -> None:
+    """order.items.all() answers `items` without a query, as after
+    prefetch_related("items") (selectors.order_get's shape): a new order's response and its
+    cache entry are built from the rows the transaction wrote."""
+    queryset = order.items.all()
+    queryset._result_cache = items
+    queryset._prefetch_done = True
+    order._prefetched_objects_cache = {"items": queryset}
 
 
 def _order_lock(*, order_id: int, owner: User | None) -> Order:
@@ -396,14 +440,25 @@ def _stock_return(order: Order) -> list[int]:
         .select_for_update(no_key=True)
         .values_list("pk", flat=True)
     )
-    Product.objects.filter(pk__in=ids).update(
-        stock_quantity=F("stock_quantity")
-        + Case(
-            *(When(pk=pk, then=Value(quantities[pk])) for pk in ids),
-            output_field=IntegerField(),
-        )
-    )
+    _stock_move({pk: quantities[pk] for pk in ids})
     return ids
+
+
+# The products' ids and the changes to their stock, joined in as two arrays: one statement
+# text however many lines (one pg_stat_statements entry), arithmetic done by the database on
+# the row it updates (never a value read earlier), and no ORM expression tree to build per
+# line (Django's UPDATE cannot join a VALUES list; a CASE WHEN per line was the ORM's way).
+STOCK_MOVE_SQL = """
+UPDATE shop_product SET stock_quantity = shop_product.stock_quantity + line.delta
+  FROM unnest(%s::bigint[], %s::integer[]) AS line(id, delta)
+ WHERE shop_product.id = line.id
+"""
+
+
+def _stock_move(deltas: dict[int, int]) -> None:
+    """Add deltas[id] to each product's stock in one UPDATE; the rows must be locked."""
+    with connection.cursor() as cursor:
+        cursor.execute(STOCK_MOVE_SQL, [list(deltas), list(deltas.values())])
 
 
 def _order_cancel(*, order: Order) -> Order:

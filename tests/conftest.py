@@ -1,10 +1,12 @@
 import os
+import re
 import subprocess
 import sys
 import time
 from urllib.parse import quote
 
 import pytest
+import redis.connection
 from django.core.servers.basehttp import WSGIServer
 from django.db import connection
 
@@ -29,6 +31,26 @@ def immediate_constraints():
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
     return check
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """Every round trip to Redis from now on (a command, or a whole pipeline), as the list of
+    the command names it carried: [["GET"], ["DEL", "INCR"], ...]. redis-py's own health
+    checks (a PING after 30 s idle) are not counted. It only watches: every command still
+    goes to the real Redis."""
+    trips: list[list[str]] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def watched(self, command, check_health=True):
+        if check_health:
+            packed = command if isinstance(command, bytes) else b"".join(command)
+            names = re.findall(rb"\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n", packed)
+            trips.append([name.decode().upper() for name in names])
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", watched)
+    return trips
 
 
 @pytest.fixture(autouse=True)

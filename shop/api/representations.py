@@ -65,7 +65,7 @@ def order_detail(order_id: int, user_id: int) -> dict:
 
 def order_entry(order) -> dict:
     return {
-        "data": plain(s.OrderOutput(order).data),
+        "data": plain(s.prototype(s.OrderOutput).to_representation(order)),
         "etag": selectors.order_etag(order),
         "user_id": order.user_id,
     }

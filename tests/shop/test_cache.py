@@ -188,3 +188,46 @@ def test_invalidate_everything_retires_every_list_page_and_the_tree(
     assert cache.get(shop_cache.category_tree_key()) is None
     assert product_list_key({"page": 1}) != pages[0]
     assert shop_cache.order_list_key(7, {"page": 1}) != pages[1]
+
+
+def invalidate_in_a_transaction(product, *, then_raise: bool) -> None:
+    with transaction.atomic():
+        invalidate_products([product.pk])
+        if then_raise:
+            raise RuntimeError("rolled back")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_sends_what_committed_in_one_round_trip_when_it_ends(redis_round_trips):
+    products = ProductFactory.create_batch(2)
+    for product in products:
+        cache.set(product_key(product.pk), "cached")
+    redis_round_trips.clear()
+
+    with shop_cache.batched():
+        invalidate_in_a_transaction(products[0], then_raise=False)
+        with pytest.raises(RuntimeError):
+            invalidate_in_a_transaction(products[1], then_raise=True)
+        shop_cache.write_through(Family.ORDER, shop_cache.order_key(1), {"id": 1})
+        assert redis_round_trips == []  # committed, but not sent yet
+
+    assert redis_round_trips == [["DEL", "INCRBY", "SET"]]
+    assert cache.get(product_key(products[0].pk)) is None
+    assert cache.get(product_key(products[1].pk)) == "cached"  # its transaction rolled back
+    assert cache.get(shop_cache.order_key(1)) == {"id": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_raises_after_commit_still_sends_what_committed():
+    product = ProductFactory()
+    cache.set(product_key(product.pk), "cached")
+
+    def checkout() -> None:
+        with shop_cache.batched():
+            invalidate_in_a_transaction(product, then_raise=False)
+            raise RuntimeError("after COMMIT")
+
+    with pytest.raises(RuntimeError):
+        checkout()
+
+    assert cache.get(product_key(product.pk)) is None

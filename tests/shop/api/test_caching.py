@@ -38,14 +38,18 @@ def order_body(*lines) -> dict:
     }
 
 
-def test_a_cached_product_detail_costs_no_query(anon, django_assert_num_queries):
+def test_a_cached_product_detail_costs_no_query(anon, django_assert_num_queries, redis_round_trips):
     product = ProductFactory(name="Walnut desk")
 
     with django_assert_num_queries(1):
         first = anon.get(product_url(product))
+    redis_round_trips.clear()
     with django_assert_num_queries(0):
         second = anon.get(product_url(product))
 
+    # The anonymous and the per-client rate limits, then the entry read with its hit counted
+    # (one script each; before: a GET and a SET per limit, a GET and an HINCRBY).
+    assert redis_round_trips == [["EVALSHA"], ["EVALSHA"], ["EVALSHA"]]
     assert first.json() == second.json()
     assert second.json()["name"] == "Walnut desk"
     assert shop_cache.stats()["product"] == {"hit": 1, "miss": 1}

@@ -5,7 +5,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
+from shop.cache import order_key
 from shop.factories import OrderFactory, ProductFactory, UserFactory, shipping_address_for
 from shop.models import IdempotencyKey, Order, OrderItem, Product
 
@@ -47,10 +49,11 @@ def test_create_prices_from_the_database_and_takes_the_stock(
     body = order_body((desk, 2), (lamp, 1))
     body["items"][0]["unit_price"] = "0.01"  # ignored: prices are never the client's
 
-    # token, SAVEPOINT, lock products, UPDATE stock, INSERT order, INSERT items, RELEASE,
-    # then the response: order, items; and one to clear the audit context, which only
-    # happens here because the test's own transaction outlives the request.
-    with django_assert_num_queries(10):
+    # token, SAVEPOINT, lock products, UPDATE stock, INSERT order, INSERT items, RELEASE;
+    # the response is built from what the INSERTs returned (no reading back); and one to
+    # clear the audit context, which only happens here because the test's own transaction
+    # outlives the request.
+    with django_assert_num_queries(8):
         response = api.post(ORDERS, body)
     immediate_constraints()  # the deferred total check passes
 
@@ -84,6 +87,46 @@ def test_create_prices_from_the_database_and_takes_the_stock(
     assert response["ETag"] == f'"order-{order.pk}-v1"'
     assert order.user == user
     assert stock(desk, lamp) == [3, 1]
+
+
+def test_the_201_body_is_the_order_as_postgresql_has_it(api, desk, lamp, immediate_constraints):
+    # Lines out of product order: both list the items by their own id, the request's order.
+    created = api.post(ORDERS, order_body((lamp, 1), (desk, 2)))
+    immediate_constraints()
+    cache.delete(order_key(created.json()["id"]))  # the next GET reads PostgreSQL
+
+    read = api.get(f"{ORDERS}{created.json()['id']}/")
+
+    assert created.status_code == 201
+    assert created.json() == read.json()
+    assert created["ETag"] == read["ETag"]
+    assert [item["product"]["id"] for item in created.json()["items"]] == [lamp.pk, desk.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_checkout_costs_seven_queries_and_three_redis_round_trips(
+    api, desk, lamp, django_assert_num_queries, redis_round_trips
+):
+    # As in production: the request's own transaction commits (no test transaction around
+    # it), so the invalidations run and, with the write-through, go to Redis together.
+    assert api.post(ORDERS, order_body((desk, 1))).status_code == 201  # loads the Lua script
+    redis_round_trips.clear()
+
+    # token; BEGIN, lock products, UPDATE stock, INSERT order, INSERT items, COMMIT. (Before:
+    # 9, with the order and its items read back after COMMIT.) bench/run.py's CHECKOUT_SQL
+    # mirrors the six of the transaction.
+    with django_assert_num_queries(7):
+        response = api.post(ORDERS, order_body((desk, 2), (lamp, 1)))
+
+    assert response.status_code == 201
+    # The rate limit (one script), the cache (both invalidations and the write-through in one
+    # pipeline), and the statement counts of dbhealth/origins.py. (Before: 7, the rate limit's
+    # GET and SET and the cache's DEL, INCR, INCR and SET each on its own.)
+    assert [trip[0] for trip in redis_round_trips] == ["EVALSHA", "DEL", "SADD"]
+    assert redis_round_trips[1] == ["DEL", "INCRBY", "INCRBY", "SET"]
+    order = Order.objects.get(pk=response.json()["id"])
+    assert cache.get(order_key(order.pk))["data"] == response.json()  # written through
+    assert stock(desk, lamp) == [2, 1]
 
 
 def test_out_of_stock_is_409_naming_every_short_line_and_nothing_is_written(api, desk, lamp):
