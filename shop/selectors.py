@@ -164,7 +164,11 @@ def _with_items(queryset: QuerySet[Order]) -> QuerySet[Order]:
     items = OrderItem.objects.select_related("product").only(
         "id", "order_id", "quantity", "unit_price", "subtotal", "product__id", "product__name"
     )
-    return queryset.prefetch_related(Prefetch("items", queryset=items.order_by("id")))
+    # A plain list in order.item_list (to_attr): services.order_create fills the same
+    # attribute from the rows it inserted, so a new order renders without a read back.
+    return queryset.prefetch_related(
+        Prefetch("items", queryset=items.order_by("id"), to_attr="item_list")
+    )
 
 
 def order_get(*, order_id: int, user_id: int | None = None) -> Order:

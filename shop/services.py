@@ -248,8 +248,9 @@ def order_create(
 ) -> tuple[Order, bool]:
     """Place an order: take the stock, price it from the database, all or nothing.
 
-    Returns (order, created). A created order comes with its items (order.items.all(), each
-    with its product's id and name) as written, so the caller needs no query to show it.
+    Returns (order, created). A created order comes with its items in order.item_list (each
+    with its product's id and name) as written, the attribute selectors.order_get prefetches
+    into, so the caller needs no query to show it.
     created is False when idempotency_key replays an earlier order of the same request: the
     order is then only its id, to be read as it is now.
     """
@@ -368,7 +369,7 @@ def _order_insert(*, user: User, lines: Sequence[OrderLine], shipping_address: d
     )
     for item in items:
         item.product = products[item.product_id]  # the locked row: its id and name
-    _attach_items(order, sorted(items, key=lambda item: item.pk))
+    order.item_list = sorted(items, key=lambda item: item.pk)  # as order_get's Prefetch
     return order
 
 
@@ -407,16 +408,6 @@ def _rows(model: type[M], sql: str, params: list) -> list[M]:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
         return [model.from_db(connection.alias, names, row) for row in cursor.fetchall()]
-
-
-def _attach_items(order: Order, items: list[OrderItem]) -> None:
-    """order.items.all() answers `items` without a query, as after
-    prefetch_related("items") (selectors.order_get's shape): a new order's response and its
-    cache entry are built from the rows the transaction wrote."""
-    queryset = order.items.all()
-    queryset._result_cache = items
-    queryset._prefetch_done = True
-    order._prefetched_objects_cache = {"items": queryset}
 
 
 def _order_lock(*, order_id: int, owner: User | None) -> Order:

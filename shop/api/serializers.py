@@ -187,4 +187,4 @@ class OrderSummaryOutput(serializers.Serializer):
 
 class OrderOutput(OrderSummaryOutput):
     shipping_address = ShippingAddressSerializer()
-    items = OrderItemOutput(many=True)
+    items = OrderItemOutput(many=True, source="item_list")  # selectors.order_get's Prefetch
