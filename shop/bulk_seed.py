@@ -363,7 +363,7 @@ class BulkSeeder:
                 "total": total,
                 "users": users,
                 "products": products,
-                # j * stride for j < 5 stays below the pool's size: distinct products
+                # k * stride for k < 5 stays below the pool's size: distinct products
                 "stride": max(1, products // MAX_LINES),
                 "start": start,
                 "span": HISTORY_DAYS * 86400,
