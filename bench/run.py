@@ -372,11 +372,10 @@ UPDATE shop_product SET stock_quantity = shop_product.stock_quantity + line.delt
   FROM unnest(ARRAY[:p1, :p2, :p3]::bigint[], ARRAY[-1, -1, -1]::integer[]) AS line(id, delta)
  WHERE shop_product.id = line.id;
 {_RLS} {_AUDIT}
-INSERT INTO shop_order (created_at, updated_at, user_id, status, total_amount,
-                        shipping_address, version)
-VALUES (DEFAULT, DEFAULT, :uid, 'pending', :total,
+INSERT INTO shop_order (user_id, total_amount, shipping_address)
+VALUES (:uid, :total,
         '{{"name": "Bench", "line1": "1 High Street", "city": "London",
-          "postal_code": "N1 9GU", "country": "GB"}}'::jsonb, 1)
+          "postal_code": "N1 9GU", "country": "GB"}}'::jsonb)
 RETURNING id AS order_id, created_at, updated_at, user_id, status, total_amount, version
 \\gset
 {_RLS} {_AUDIT}

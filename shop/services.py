@@ -385,9 +385,8 @@ SELECT id, name, price, stock_quantity, is_active FROM shop_product
  WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE
 """
 ORDER_INSERT_SQL = """
-INSERT INTO shop_order (created_at, updated_at, user_id, status, total_amount,
-                        shipping_address, version)
-VALUES (DEFAULT, DEFAULT, %s, 'pending', %s, %s, 1)
+INSERT INTO shop_order (user_id, total_amount, shipping_address)
+VALUES (%s, %s, %s)  -- status, version and timestamps: the columns' own defaults
 RETURNING id, created_at, updated_at, user_id, status, total_amount, version
 """
 ITEMS_INSERT_SQL = """
