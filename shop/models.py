@@ -418,6 +418,7 @@ class Order(Timestamped):
         db_default=Decimal("0.00"),
         db_comment="Equals the sum of the items' subtotals, checked at commit by trigger.",
     )
+    # No planner statistics (SET STATISTICS 0, migration 0013): only displayed, never filtered.
     shipping_address = models.JSONField(
         db_comment='{"name", "line1", "line2"?, "city", "postal_code", "country"}'
     )

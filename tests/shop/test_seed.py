@@ -239,7 +239,7 @@ def test_history_is_recorded_again_after_the_fast_path():
 def test_fast_path_writes_nothing_when_an_order_is_out_of_balance(monkeypatch):
     catalogue = shop_catalogue()
     # The first order of the load gets its total one cent off the sum of its items.
-    monkeypatch.setattr(bulk_seed, "ORDER_TOTAL", "totals.total + (pick.n = 0)::int * 0.01")
+    monkeypatch.setattr(bulk_seed, "ORDER_TOTAL", "pick.total + (pick.n = 0)::int * 0.01")
 
     with pytest.raises(UnbalancedOrder, match=r"^order \d+: total_amount is not the sum"):
         fast_seed("--seed", "4")
@@ -294,3 +294,35 @@ def test_fast_path_as_a_role_that_does_not_own_the_tables_is_one_line_and_writes
             cursor.execute("RESET ROLE")
 
     assert User.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fast_path_on_its_own_leaves_every_table_vacuumed_and_analysed():
+    # Outside a caller's transaction, the load commits and then runs VACUUM (ANALYZE) over
+    # two connections of its own.
+    call_command("seed", *FAST, "--seed", "3", "--batch-size", "7", verbosity=0)
+    items = OrderItem.objects.count()
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples::int, relallvisible > 0 FROM pg_class "
+            "WHERE relname = ANY(%s) ORDER BY relname",
+            [[model._meta.db_table for model in bulk_seed.LOADED]],
+        )
+        tables = cursor.fetchall()
+        cursor.execute(
+            "SELECT count(*) FROM pg_stats WHERE schemaname = 'public' "
+            "AND tablename = 'shop_orderitem'"
+        )
+        item_columns = cursor.fetchone()[0]
+
+    # reltuples is the rows counted, relallvisible the pages VACUUM marked all-visible
+    assert tables == [
+        ("shop_category", 10, True),
+        ("shop_order", 40, True),
+        ("shop_orderitem", items, True),
+        ("shop_product", 20, True),
+        ("shop_user", 9, True),
+        ("shop_userprofile", 9, True),
+    ]
+    assert item_columns == 6  # id, quantity, unit_price, subtotal, order_id, product_id
