@@ -1874,6 +1874,7 @@ CREATE TABLE public.shop_order (
     CONSTRAINT shop_order_total_non_negative CHECK ((total_amount >= (0)::numeric)),
     CONSTRAINT shop_order_version_check CHECK ((version >= 0))
 );
+ALTER TABLE ONLY public.shop_order ALTER COLUMN shipping_address SET STATISTICS 0;
 
 --
 -- Name: TABLE shop_order; Type: COMMENT; Schema: public; Owner: -
