@@ -130,18 +130,28 @@ def _redis():
 
 
 def flush(origin: Origin) -> None:
-    """Add the origin's counts to Redis in one round trip. A Redis outage loses the counts of
-    this request (logged), never the request."""
+    """Add the origin's counts to Redis in one round trip. A counter that comes back equal to
+    this run's own count was just created (this origin's first run of the statement, or the
+    first since Redis lost it): only those fingerprints' SQL goes out, in a second round trip,
+    so a warm request sends a few numbers instead of kilobytes of SQL it sent before. A Redis
+    outage loses the counts of this request (logged), never the request."""
     if not origin.counts:
         return
     try:
-        pipe = _redis().pipeline(transaction=False)
+        redis = _redis()
+        counted = list(origin.counts.items())
+        pipe = redis.pipeline(transaction=False)
         pipe.sadd(cache.make_key(ORIGINS_KEY), origin.key)
         key = cache.make_key(ORIGIN_KEY.format(origin.key))
-        for fp, n in origin.counts.items():
+        for fp, n in counted:
             pipe.hincrby(key, fp, n)
-            pipe.hsetnx(cache.make_key(TEMPLATES_KEY), fp, origin.templates[fp])
-        pipe.execute()
+        totals = pipe.execute()[1:]
+        new = [fp for (fp, n), total in zip(counted, totals, strict=True) if total == n]
+        if new:
+            pipe = redis.pipeline(transaction=False)
+            for fp in new:
+                pipe.hsetnx(cache.make_key(TEMPLATES_KEY), fp, origin.templates[fp])
+            pipe.execute()
     except Exception:  # noqa: BLE001 - attribution must never fail the work it attributes
         logger.warning("dbhealth: could not record statement origins", exc_info=True)
     origin.counts.clear()

@@ -153,3 +153,27 @@ def test_a_management_commands_statements_are_attributed_to_the_command():
     ]
     # showmigrations reads django_migrations twice in one run: both counted, no more
     assert [s["executions"] for s in reads] == [2]
+
+
+def redis_calls(command: str) -> int:
+    """How many times the Redis server has run command (INFO commandstats: the server's own count)."""
+    stats = origins._redis().info("commandstats").get(f"cmdstat_{command}", {})
+    return stats.get("calls", 0)
+
+
+@pytest.mark.django_db
+def test_a_statements_sql_goes_to_redis_once_and_its_count_every_time(client):
+    before = redis_calls("hsetnx"), redis_calls("hincrby")
+
+    assert client.get("/healthz").status_code == 200  # the route's first run: new counters
+    first = redis_calls("hsetnx") - before[0], redis_calls("hincrby") - before[1]
+    assert client.get("/healthz").status_code == 200  # the same statements again
+    second = redis_calls("hsetnx") - before[0] - first[0], (
+        redis_calls("hincrby") - before[1] - first[1]
+    )
+
+    statements = origins.statements_of("route:healthz")
+    assert len(statements) >= 1
+    assert first == (len(statements), len(statements))  # the SQL with each new counter
+    assert second == (0, len(statements))  # the counts alone
+    assert all(s["sql"] and s["executions"] == 2 for s in statements)
