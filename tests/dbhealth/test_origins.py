@@ -155,25 +155,23 @@ def test_a_management_commands_statements_are_attributed_to_the_command():
     assert [s["executions"] for s in reads] == [2]
 
 
-def redis_calls(command: str) -> int:
-    """How many times the Redis server has run command (INFO commandstats: the server's own count)."""
-    stats = origins._redis().info("commandstats").get(f"cmdstat_{command}", {})
-    return stats.get("calls", 0)
+def redis_calls() -> tuple[int, int]:
+    """HSETNX (an SQL text) and HINCRBY (a count) calls so far, as the Redis server counts them."""
+    stats = origins._redis().info("commandstats")
+    return tuple(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("hsetnx", "hincrby"))
 
 
 @pytest.mark.django_db
 def test_a_statements_sql_goes_to_redis_once_and_its_count_every_time(client):
-    before = redis_calls("hsetnx"), redis_calls("hincrby")
-
+    start = redis_calls()
     assert client.get("/healthz").status_code == 200  # the route's first run: new counters
-    first = redis_calls("hsetnx") - before[0], redis_calls("hincrby") - before[1]
+    middle = redis_calls()
     assert client.get("/healthz").status_code == 200  # the same statements again
-    second = redis_calls("hsetnx") - before[0] - first[0], (
-        redis_calls("hincrby") - before[1] - first[1]
-    )
+    end = redis_calls()
 
     statements = origins.statements_of("route:healthz")
     assert len(statements) >= 1
-    assert first == (len(statements), len(statements))  # the SQL with each new counter
-    assert second == (0, len(statements))  # the counts alone
+    n = len(statements)
+    assert (middle[0] - start[0], middle[1] - start[1]) == (n, n)  # SQL with each new counter
+    assert (end[0] - middle[0], end[1] - middle[1]) == (0, n)  # the counts alone
     assert all(s["sql"] and s["executions"] == 2 for s in statements)
