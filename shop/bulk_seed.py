@@ -23,10 +23,10 @@ How it writes
     takes ACCESS EXCLUSIVE locks on the loaded tables (users, profiles, categories,
     products, orders, items), and on the tables whose foreign keys point at them (tokens,
     idempotency keys, the admin log, group and permission links), until COMMIT, so other
-    sessions wait for the load, and only
-    the tables' owner (the migrating role) can run it. This path is for loading a database
-    nobody is using yet: development, benchmarks, a new staging copy. The small path
-    (factories, bulk_create, every trigger on) is the one for a live database.
+    sessions wait for the load, and only the tables' owner (the migrating role) can run it.
+    This path is for loading a database nobody is using yet: development, benchmarks, a new
+    staging copy. The small path (factories, bulk_create, every trigger on) is the one for a
+    live database.
 
 Audit history
     A seed is not a business change: recording 4 million "insert" events would double the
@@ -181,23 +181,23 @@ WITH pool AS MATERIALIZED (
          array_agg(id ORDER BY n) AS product_id,
          array_agg((price * 100)::int ORDER BY n) AS cents
     FROM seed_product
+), draw AS MATERIALIZED (  -- each random() once per order, in generate_series order
+  SELECT n,
+         %(order_id)s + n - %(first)s AS id,
+         least(%(products)s, 1 + floor(random() * {max_lines})::int) AS lines,
+         floor(random() * %(products)s)::int AS first_product,
+         (SELECT user_id FROM pool)[1 + floor(random() * %(users)s)::int] AS user_id,
+         random() AS status_roll,
+         %(start)s::timestamptz
+           + make_interval(secs => n * %(span)s::float8 / %(total)s + random() * 60) AS created,
+         ARRAY[{quantities}] AS quantity
+    FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n
 ), pick AS MATERIALIZED (
   SELECT draw.*,
+         -- the lines of the batch's earlier orders: where this order's item ids start
          sum(lines) OVER (ORDER BY n ROWS UNBOUNDED PRECEDING) - lines AS lines_before,
          ({line_cents}) * 0.01 AS total
-    FROM (
-      SELECT n,
-             %(order_id)s + n - %(first)s AS id,
-             least(%(products)s, 1 + floor(random() * {max_lines})::int) AS lines,
-             floor(random() * %(products)s)::int AS first_product,
-             (SELECT user_id FROM pool)[1 + floor(random() * %(users)s)::int] AS user_id,
-             random() AS status_roll,
-             %(start)s::timestamptz
-               + make_interval(secs => n * %(span)s::float8 / %(total)s + random() * 60)
-               AS created,
-             ARRAY[{quantities}] AS quantity
-        FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n
-    ) AS draw
+    FROM draw
 ), new_order AS (
   INSERT INTO shop_order (id, created_at, updated_at, status, total_amount, shipping_address,
                           user_id)
