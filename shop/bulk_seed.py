@@ -448,18 +448,15 @@ class BulkSeeder:
         """VACUUM (ANALYZE) the loaded tables over JOBS connections, biggest first, as
         `vacuumdb --analyze --jobs` does: statistics for the planner, and the visibility map,
         so index-only scans (the admin's capped counts) need no heap visits from the start."""
-        pending = [
-            row[0]
-            for row in self._execute(
-                "SELECT t FROM unnest(%s::text[]) AS t ORDER BY pg_relation_size(t) DESC",
-                [_tables(LOADED)],
-            )
-        ]
+        biggest_first = self._execute(
+            "SELECT t FROM unnest(%s::text[]) AS t ORDER BY pg_relation_size(t) DESC",
+            [_tables(LOADED)],
+        )
+        tables = iter([row[0] for row in biggest_first])  # shared: each table is taken once
 
         def job() -> None:
             try:
-                while pending:
-                    table = pending.pop(0)  # one list shared by the threads: pop is atomic
+                for table in tables:
                     with connection.cursor() as cursor:  # this thread's own connection
                         cursor.execute(f"VACUUM (ANALYZE) {table}")
             finally:
