@@ -295,9 +295,10 @@ def _line_errors(lines: Sequence[OrderLine], errors: dict[int, dict]) -> list[di
 
 
 def _order_insert(*, user: User, lines: Sequence[OrderLine], shipping_address: dict) -> Order:
+    ids = sorted(line.product_id for line in lines)
     # The locks, in primary-key order: concurrent orders for overlapping products queue
     # here instead of deadlocking. NO KEY UPDATE: the stock changes, the key does not.
-    products = {product.pk: product for product in _rows(Product, LOCK_PRODUCTS_SQL, [_ids(lines)])}
+    products = {product.pk: product for product in _rows(Product, LOCK_PRODUCTS_SQL, [ids])}
 
     unavailable = {
         index: {"product": [f"Product {line.product_id} does not exist or is not for sale."]}
@@ -394,10 +395,6 @@ INSERT INTO shop_orderitem (order_id, product_id, quantity, unit_price)
 SELECT %s, * FROM unnest(%s::bigint[], %s::integer[], %s::numeric[])
 RETURNING id, order_id, product_id, quantity, unit_price, subtotal
 """
-
-
-def _ids(lines: Sequence[OrderLine]) -> list[int]:
-    return sorted(line.product_id for line in lines)
 
 
 def _rows(model: type[M], sql: str, params: list) -> list[M]:

@@ -13,7 +13,7 @@ from dbhealth import origins
 from dbhealth.panels import queries
 from dbhealth.tasks import dbhealth_snapshot_task
 from shop.factories import ProductFactory
-from tests.conftest import wait_until
+from tests.conftest import child_process_env, wait_until
 
 ROUTE = "route:api/v1/products/<int:pk>/"
 COMMENT = re.compile(
@@ -137,8 +137,6 @@ def test_a_management_commands_statements_are_attributed_to_the_command():
     import sys
 
     from django.conf import settings
-
-    from tests.conftest import child_process_env
 
     env = child_process_env()
     subprocess.run(

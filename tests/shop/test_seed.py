@@ -15,6 +15,7 @@ from audit.models import EVENT_MODELS, ProductEvent
 from shop import bulk_seed
 from shop.bulk_seed import UnbalancedOrder
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
+from tests.conftest import child_process_env
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +142,7 @@ def test_bad_flags_get_one_line_and_write_nothing(args, message):
         capture_output=True,
         text=True,
         check=False,
-        env=subprocess_env(),
+        env=child_process_env(),  # the test database, not the dev one
     )
 
     assert result.returncode != 0
@@ -149,16 +150,6 @@ def test_bad_flags_get_one_line_and_write_nothing(args, message):
     assert message in result.stderr
     assert result.stdout == ""
     assert User.objects.count() == 0
-
-
-def subprocess_env():
-    """The subprocess must write (or not) to the test database, not the dev one."""
-    import os
-
-    env = dict(os.environ)
-    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    env["DATABASE_URL"] = f"{url}/{connection.settings_dict['NAME']}"
-    return env
 
 
 # --------------------------------------------------------------------------- the fast path
