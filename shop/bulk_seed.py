@@ -7,16 +7,21 @@ How it writes
     1. lock the loaded tables, remember their indexes, keys and the foreign keys into and
        out of them from pg_catalog, drop them, and DISABLE TRIGGER USER (audit, touch,
        status, the deferred total check);
-    2. generate the rows inside the server: INSERT ... SELECT over generate_series, with
-       PostgreSQL's random() seeded by setseed() from --seed, a statement per batch of
-       --batch-size orders behind a progress bar (no row crosses the network);
+    2. generate the rows inside the server, with PostgreSQL's random() seeded by setseed()
+       from --seed, a statement per batch of --batch-size orders behind a progress bar:
+       users, profiles, products and orders by INSERT ... SELECT over generate_series (no
+       row crosses the network); the items, the most rows, by COPY, their text drawn by a
+       second, read-only session from the same draws as the orders (the same setseed(),
+       the same DRAW_SQL), on the other core while this session writes the orders, as
+       `pgbench -i`'s client draws rows while its server writes them;
     3. re-create the keys, indexes and constraints from their saved definitions: each index
        is built in one sorted pass (maintenance_work_mem), each foreign key validated by one
        anti-join, each primary key and unique index checks the whole table;
     4. ENABLE TRIGGER USER, then one set-based check that every order's total is the sum
-       of its items (the deferred trigger's rule); COMMIT; VACUUM (ANALYZE) over two
-       connections, as `vacuumdb --analyze --jobs 2` would: statistics for the planner, and
-       index-only scans with no heap visits from the start.
+       of its items (the deferred trigger's rule: it also proves the two sessions drew the
+       same orders); COMMIT; VACUUM (ANALYZE) over both sessions, as
+       `vacuumdb --analyze --jobs 2` would: statistics for the planner, and index-only scans
+       with no heap visits from the start.
 
     The catalogue after the load is exactly the one before it (tests/shop/test_seed.py
     compares pg_indexes, pg_constraint and the triggers' states). The price: ALTER TABLE
@@ -38,10 +43,11 @@ Audit history
     was loaded without history. An object's history starts at its first real change.
 
 Determinism
-    setseed() takes a value derived from --seed, and every random() call runs in an order
-    fixed by the statements (generate_series order, never a hash table's), so the same
-    --seed on an empty database writes the same rows (created_at is relative to the moment
-    of the load; ids come from the identity sequences).
+    setseed() takes a value derived from --seed (once for users and products, once per
+    batch of orders, in both sessions), and every random() call runs in an order fixed by
+    the statements (generate_series order, never a hash table's), so the same --seed on an
+    empty database writes the same rows (created_at is relative to the moment of the load;
+    ids come from the identity sequences).
 """
 
 import datetime as dt

@@ -183,6 +183,21 @@ def test_fast_path_writes_exact_counts_in_balance(immediate_constraints):
     assert created == sorted(created)
 
 
+def test_fast_path_numbers_orders_and_items_densely_across_batches():
+    # 40 orders in batches of 7: the second session draws each batch's items ahead of the
+    # load, numbered from where the previous batch's lines ended.
+    fast_seed("--seed", "7")
+
+    orders = list(Order.objects.order_by("pk").values_list("pk", flat=True))
+    items = list(OrderItem.objects.order_by("pk").values_list("pk", "order_id"))
+    assert orders == list(range(orders[0], orders[0] + 40))
+    assert [pk for pk, _ in items] == list(range(items[0][0], items[0][0] + len(items)))
+    assert [order for _, order in items] == sorted(order for _, order in items)
+    with connection.cursor() as cursor:  # the ids reserved and not used went back
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('shop_orderitem', 'id'))")
+        assert cursor.fetchone()[0] == items[-1][0] + 1
+
+
 def test_fast_path_same_seed_same_data():
     fast_seed("--seed", "5")
     first = fingerprint()
@@ -290,7 +305,7 @@ def test_fast_path_as_a_role_that_does_not_own_the_tables_is_one_line_and_writes
 @pytest.mark.django_db(transaction=True)
 def test_fast_path_on_its_own_leaves_every_table_vacuumed_and_analysed():
     # Outside a caller's transaction, the load commits and then runs VACUUM (ANALYZE) over
-    # two connections of its own.
+    # its own connection and the second session's.
     call_command("seed", *FAST, "--seed", "3", "--batch-size", "7", verbosity=0)
     items = OrderItem.objects.count()
 

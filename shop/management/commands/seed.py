@@ -12,7 +12,8 @@ The same --seed on an empty database writes the same rows.
 Large loads (--orders >= FAST_THRESHOLD, or --fast) take the fast path, shop/bulk_seed.py:
 one transaction that drops the loaded tables' keys, indexes and foreign keys, switches their
 triggers off, generates the rows inside PostgreSQL (INSERT ... SELECT over generate_series,
-random() seeded from --seed), puts every key, index, constraint and trigger back and checks
+random() seeded from --seed; the items by COPY, their text drawn by a second, read-only
+session), puts every key, index, constraint and trigger back and checks
 that each order's total is the sum of its items; after COMMIT, VACUUM (ANALYZE). It locks the
 shop's tables until it commits and needs their owner: it is for a database nobody uses yet. A seed
 is not a business change, so that path writes no audit history: see shop/bulk_seed.py and
