@@ -58,8 +58,10 @@ SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 ROUNDS = int(os.environ.get("ROUNDS", "2" if SMOKE else "5"))
 SECONDS = float(os.environ.get("SECONDS", "0.3" if SMOKE else "4"))  # per side per round
 CLIENTS = int(os.environ.get("CLIENTS", "4"))  # concurrent clients, the same on both sides
-# gunicorn: gthread workers x threads (see Server for the choice).
-WEB_WORKERS = int(os.environ.get("WEB_WORKERS", str(CLIENTS)))
+# gunicorn: servers (client n talks to server n % WEB_SERVERS), each of gthread workers x
+# threads (see Server for the choice; WEB_SERVERS=1 WEB_WORKERS=4 is the earlier harness).
+WEB_SERVERS = int(os.environ.get("WEB_SERVERS", str(CLIENTS)))
+WEB_WORKERS = int(os.environ.get("WEB_WORKERS", "1"))
 WEB_THREADS = int(os.environ.get("WEB_THREADS", "1"))
 WEB_WORKER_CLASS = os.environ.get("WEB_WORKER_CLASS", "gthread")
 SMALL = int(os.environ.get("SMALL", "200" if SMOKE else "10000"))
@@ -163,53 +165,81 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 class Server:
-    """gunicorn serving bench.settings on a free loopback port, against one database.
+    """gunicorn serving bench.settings on loopback ports, against one database.
 
-    One single-threaded gthread worker per client (4 on this 2-core box; gunicorn's own rule
-    of thumb is 2 x cores + 1): each client keeps one request in flight, as each pgbench
-    client keeps one transaction in flight on its own backend, and a request never waits for
-    another's GIL. gthread rather than sync for keep-alive (pgbench does not reconnect per
-    transaction either). Measured on this box (bench/run.py's checkout load, 3 s, CPU per
-    order from /proc): 2 workers x 2 threads, the earlier setting, 44-65 orders/s with the
-    machine 95% busy; 4 x 1, 90-104 orders/s; 3 x 2, 59-106. Threads in one process contend
-    for its GIL, and a Django request here is CPU-bound (about 13 ms of CPU per order).
+    One gunicorn per client, each with one single-threaded gthread worker, and client n
+    talks to server n: each client keeps one request in flight on a worker of its own, as
+    each pgbench client keeps one transaction in flight on a backend of its own, and a
+    request never waits for another's GIL. gthread rather than sync for keep-alive (pgbench
+    does not reconnect per transaction either). Measured on this box (bench/run.py's
+    checkout load, 3 s, CPU per order from /proc): 2 workers x 2 threads, the earlier
+    setting, 44-65 orders/s with the machine 95% busy; 4 x 1, 90-104 orders/s; 3 x 2, 59-106.
+    Threads in one process contend for its GIL, and a Django request here is CPU-bound.
+    Why not one gunicorn with a worker per client: the clients' keep-alive connections go
+    to whichever worker wins each accept(), and now and then two clients share a worker
+    while another worker idles, for the whole round. In 1-second windows of the checkout
+    load that gave 142-158 orders/s with gunicorn's CPU halved, against 200-275 otherwise,
+    in a third of the windows or so (pgbench, beside it: 1,064-1,132 tps, no such dips).
     Each worker's pool opens DB_POOL_MIN connections: 4 x 2 = 8, well under max_connections.
     """
 
     def __init__(self, db: str):
-        self.port = 18000 + os.getpid() % 1000
+        base = 20000 + os.getpid() % 2000 * 4
+        self.ports = [base + n for n in range(WEB_SERVERS)]
         env = {**os.environ, "DATABASE_URL": db_url(db), "DJANGO_SETTINGS_MODULE": "bench.settings"}
         env["DB_POOL"] = "true"
-        self.proc = subprocess.Popen(  # noqa: S603
-            [
-                str(Path(PY).parent / "gunicorn"), "config.wsgi", "--bind",
-                f"127.0.0.1:{self.port}", "--workers", str(WEB_WORKERS), "--threads",
-                str(WEB_THREADS), "--worker-class", WEB_WORKER_CLASS, "--log-level", "warning",
-            ],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        for _ in range(200):
-            try:
-                self.get("/bench/trivial")
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("gunicorn did not start")
+        self.procs = [
+            subprocess.Popen(  # noqa: S603
+                [
+                    str(Path(PY).parent / "gunicorn"),
+                    "config.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(WEB_WORKERS),
+                    "--threads",
+                    str(WEB_THREADS),
+                    "--worker-class",
+                    WEB_WORKER_CLASS,
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+            )  # fmt: skip
+            for port in self.ports
+        ]
+        for port in self.ports:
+            for _ in range(400):
+                try:
+                    self.get(port, "/bench/trivial")
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            else:
+                self.stop()
+                raise RuntimeError(f"gunicorn on port {port} did not start")
 
-    def get(self, path: str, headers=None) -> int:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        conn.request("GET", path, headers=headers or {})
+    def port(self, client: int) -> int:
+        return self.ports[client % len(self.ports)]
+
+    @staticmethod
+    def get(port: int, path: str) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", path)
         status = conn.getresponse().status
         conn.close()
         return status
 
     def cpu_seconds(self) -> float:
-        """CPU time used so far by gunicorn's master and workers (Linux /proc)."""
-        return _cpu_seconds([self.proc.pid, *_children(self.proc.pid)])
+        """CPU time used so far by the gunicorn masters and workers (Linux /proc)."""
+        return sum(_cpu_seconds([proc.pid, *_children(proc.pid)]) for proc in self.procs)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(timeout=30)
 
 
 # The load generator. pgbench's clients are C; ours must not eat the CPU the server needs
@@ -289,7 +319,7 @@ def load(server: Server, make_request, seconds: float) -> float:
     for n in range(CLIENTS):
         rng = random.Random(n)  # noqa: S311
         requests.append(
-            [_request_bytes(server.port, *make_request(n, rng)) for _ in range(PREBUILT)]
+            [_request_bytes(server.port(n), *make_request(n, rng)) for _ in range(PREBUILT)]
         )
     context = multiprocessing.get_context("fork")
     start = time.monotonic() + 0.2  # every client forked and connected before the clock starts
@@ -297,7 +327,9 @@ def load(server: Server, make_request, seconds: float) -> float:
     pipes, procs = [], []
     for n in range(CLIENTS):
         receive, send = context.Pipe(duplex=False)
-        proc = context.Process(target=_client, args=(server.port, requests[n], start, stop, send))
+        proc = context.Process(
+            target=_client, args=(server.port(n), requests[n], start, stop, send)
+        )
         proc.start()
         pipes.append(receive)
         procs.append(proc)
