@@ -289,6 +289,7 @@ class BulkSeeder:
         self.rng = random.Random(seed)  # noqa: S311 -- demo data, reproducible by design
         self.batch = batch
         self.progress = progress
+        self.second: ThreadPoolExecutor | None = None  # the second session, during run()
 
     # ---------------------------------------------------------------- plumbing
 
