@@ -189,24 +189,7 @@ class Server:
         env = {**os.environ, "DATABASE_URL": db_url(db), "DJANGO_SETTINGS_MODULE": "bench.settings"}
         env["DB_POOL"] = "true"
         self.procs = [
-            subprocess.Popen(  # noqa: S603
-                [
-                    str(Path(PY).parent / "gunicorn"),
-                    "config.wsgi",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    str(WEB_WORKERS),
-                    "--threads",
-                    str(WEB_THREADS),
-                    "--worker-class",
-                    WEB_WORKER_CLASS,
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=ROOT,
-                env=env,
-            )  # fmt: skip
+            subprocess.Popen(self.command(port), cwd=ROOT, env=env)  # noqa: S603
             for port in self.ports
         ]
         for port in self.ports:
@@ -219,6 +202,14 @@ class Server:
             else:
                 self.stop()
                 raise RuntimeError(f"gunicorn on port {port} did not start")
+
+    @staticmethod
+    def command(port: int) -> list[str]:
+        return [
+            str(Path(PY).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS),
+            "--worker-class", WEB_WORKER_CLASS, "--log-level", "warning",
+        ]  # fmt: skip
 
     def port(self, client: int) -> int:
         return self.ports[client % len(self.ports)]

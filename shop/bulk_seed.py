@@ -198,9 +198,7 @@ LINE_CENTS = (  # one line's price x quantity in cents, or 0 past the order's la
 )
 ORDERS_SQL = """
 WITH pool AS MATERIALIZED (
-  SELECT (SELECT array_agg(id ORDER BY n) FROM seed_user) AS user_id,
-         array_agg((price * 100)::int ORDER BY n) AS cents
-    FROM seed_product
+  SELECT (SELECT array_agg(id ORDER BY n) FROM seed_user) AS user_id, %(cents)s::int[] AS cents
 ), {draw}, pick AS (
   SELECT draw.*, pool.user_id[1 + user_n] AS user_id, ({line_cents}) * 0.01 AS total,
          %(start)s::timestamptz
@@ -435,6 +433,7 @@ class BulkSeeder:
                 "total": total,
                 "users": users,
                 "products": products,
+                "cents": cents,  # the product pool's prices, read once, for both sessions
                 # k * stride for k < 5 stays below the pool's size: distinct products
                 "stride": max(1, products // MAX_LINES),
             }
@@ -447,7 +446,7 @@ class BulkSeeder:
                 cursor.execute("SET TRANSACTION READ ONLY")
                 cursor.execute(LOAD_SETTINGS)
                 cursor.execute("SELECT setseed(%s)", [batch["seed"]])
-                params = {**batch, "item_id": item_id, "product_id": product_ids, "cents": cents}
+                params = {**batch, "item_id": item_id, "product_id": product_ids}
                 cursor.execute(items_sql, params)
                 return cursor.fetchone()[0]
 
