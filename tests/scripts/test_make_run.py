@@ -11,10 +11,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +78,45 @@ def data(tmp_path):
     return tmp_path / "data"
 
 
+BURST = 40
+
+
+def burst(port: int, path: str, n: int = BURST) -> list[int | str]:
+    """n requests opened at the same instant (a barrier), each on its own connection: the
+    status of each, or the error that replaced it (a reset connection, a timeout)."""
+    barrier = threading.Barrier(n)
+    answers: list[int | str] = [0] * n
+
+    def one(i: int) -> None:
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as reply:
+                reply.read()
+                answers[i] = reply.status
+        except OSError as error:
+            answers[i] = type(error).__name__
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def web_processes(run: Run) -> tuple[psutil.Process, list[psutil.Process]]:
+    """gunicorn's master (the stack's web child) and its workers."""
+    stack = psutil.Process(run.process.pid)
+    (master,) = [child for child in stack.children() if "gunicorn" in " ".join(child.cmdline())]
+    return master, master.children()
+
+
+def postgres_connections(process: psutil.Process, pg_port: int) -> int:
+    return sum(
+        1 for conn in process.net_connections("tcp") if conn.raddr and conn.raddr.port == pg_port
+    )
+
+
 def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     ports = {"pg": free_port(), "redis": free_port(), "web": free_port()}
 
@@ -85,6 +126,21 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
         f"http://127.0.0.1:{ports['web']}/api/v1/products/?page_size=5"
     ) as response:
         products_page_size = len(json.loads(response.read())["results"])
+    # Production's server: a burst of 40 is queued and answered, none reset (runserver's
+    # backlog of 10 reset some); the admin's stylesheet is served (WhiteNoise, as in prod).
+    health_burst = burst(ports["web"], "/healthz")
+    api_burst = burst(ports["web"], "/api/v1/products/?page_size=5")
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{ports['web']}/static/admin/css/base.css"
+    ) as response:
+        css = (response.status, response.headers["Content-Type"], len(response.read()) > 1000)
+    # The psycopg pool opens in each worker after the fork (no --preload): the master holds
+    # no PostgreSQL connection, each worker its pool's own (min_size 2).
+    master, workers = web_processes(run)
+    pool_connections = (
+        postgres_connections(master, ports["pg"]),
+        [postgres_connections(worker, ports["pg"]) >= 2 for worker in workers],
+    )
     code = run.interrupt()
     output = run.output()
 
@@ -98,6 +154,10 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     assert f"API             http://127.0.0.1:{ports['web']}/api/v1/" in output
     assert f"API docs        http://127.0.0.1:{ports['web']}/api/docs/" in output
     assert products_page_size == 5  # the API answers, over the seeded catalogue
+    assert health_burst == [200] * BURST, output
+    assert api_burst == [200] * BURST, output
+    assert css == (200, 'text/css; charset="utf-8"', True)
+    assert pool_connections == (0, [True, True])
     # ...connected as the least-privilege role; migrations ran as the owner.
     assert f"PostgreSQL      postgres://pgshop_app@127.0.0.1:{ports['pg']}/shop (owner: " in output
     assert "Seeded 200 users, 24 categories, 500 products, 2000 orders." in output
