@@ -104,11 +104,17 @@ def burst(port: int, path: str, n: int = BURST) -> list[int | str]:
     return answers
 
 
-def web_processes(run: Run) -> tuple[psutil.Process, list[psutil.Process]]:
-    """gunicorn's master (the stack's web child) and its workers."""
+def pool_connections(run: Run, pg_port: int) -> tuple[int, list[int]] | None:
+    """PostgreSQL connections held by gunicorn's master (the stack's web child) and by each
+    of its workers; None when the web server is not gunicorn."""
     stack = psutil.Process(run.process.pid)
-    (master,) = [child for child in stack.children() if "gunicorn" in " ".join(child.cmdline())]
-    return master, master.children()
+    masters = [child for child in stack.children() if "gunicorn" in " ".join(child.cmdline())]
+    if len(masters) != 1:
+        return None
+    return (
+        postgres_connections(masters[0], pg_port),
+        [postgres_connections(worker, pg_port) for worker in masters[0].children()],
+    )
 
 
 def postgres_connections(process: psutil.Process, pg_port: int) -> int:
@@ -136,11 +142,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
         css = (response.status, response.headers["Content-Type"], len(response.read()) > 1000)
     # The psycopg pool opens in each worker after the fork (no --preload): the master holds
     # no PostgreSQL connection, each worker its pool's own (min_size 2).
-    master, workers = web_processes(run)
-    pool_connections = (
-        postgres_connections(master, ports["pg"]),
-        [postgres_connections(worker, ports["pg"]) >= 2 for worker in workers],
-    )
+    connections = pool_connections(run, ports["pg"])
     code = run.interrupt()
     output = run.output()
 
@@ -157,7 +159,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     assert health_burst == [200] * BURST, output
     assert api_burst == [200] * BURST, output
     assert css == (200, 'text/css; charset="utf-8"', True)
-    assert pool_connections == (0, [True, True])
+    assert connections is not None, output
+    assert connections[0] == 0  # the master: its pool would otherwise be shared by the forks
+    assert [count >= 2 for count in connections[1]] == [True, True]  # each worker's own pool
     # ...connected as the least-privilege role; migrations ran as the owner.
     assert f"PostgreSQL      postgres://pgshop_app@127.0.0.1:{ports['pg']}/shop (owner: " in output
     assert "Seeded 200 users, 24 categories, 500 products, 2000 orders." in output
