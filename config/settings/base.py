@@ -223,6 +223,9 @@ REST_FRAMEWORK = {
         "anon": env("THROTTLE_ANON", default="120/min"),  # per client IP
         "user": env("THROTTLE_USER", default="600/min"),  # per account
         "login": env("THROTTLE_LOGIN", default="5/min"),  # login and register, per client IP
+        # Wrong passwords per account from any address (shop/api/throttles.py); a device that
+        # logged in before has a budget of its own, so a guesser cannot lock its shopper out.
+        "login_account": env("THROTTLE_LOGIN_ACCOUNT", default="10/hour"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),  # proxies whose X-Forwarded-For to trust
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
