@@ -170,6 +170,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Audit history older than AUDIT_RETENTION_DAYS, deleted in small transactions.
     "audit-prune": {"task": "audit.tasks.audit_prune_task", "schedule": 24 * 60 * 60},
+    # Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS, deleted in small transactions.
+    "shop-idempotency-prune": {"task": "shop.tasks.idempotency_keys_prune", "schedule": 60 * 60},
     # The detail pages of the best sellers, refreshed before their entries expire (300 s).
     "shop-cache-warm": {"task": "shop.tasks.product_cache_warm", "schedule": 4 * 60},
     # Statistics history for the dashboard's charts (dbhealth/history.py), pruned as it goes.
@@ -180,6 +182,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "dbhealth-origins": {"task": "dbhealth.tasks.dbhealth_origins_task", "schedule": 30},
 }
 CACHE_WARM_TOP_N = env.int("CACHE_WARM_TOP_N", default=50)
+# How long an Idempotency-Key replays its order: a client retrying a lost answer does so in
+# minutes; after this the key counts as new, and the hourly prune deletes it.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
 # --------------------------------------------------------------------------- dbhealth
 # Thresholds of the database health dashboard (/admin/dbhealth/); every key, its default and
