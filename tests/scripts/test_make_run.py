@@ -51,6 +51,7 @@ class Run:
             env=env,
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
         )
 
     def output(self) -> str:
@@ -69,6 +70,11 @@ class Run:
 
     def interrupt(self) -> int:
         self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+    def ctrl_c(self) -> int:
+        """What a terminal's Ctrl-C does: SIGINT to every process of the group at once."""
+        os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout=60)
 
 
@@ -171,7 +177,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     # A second run reuses the data: no second seeding, the same demo password.
     again = Run(data, ports)
     again.wait_healthy()
-    assert again.interrupt() == 0
+    assert again.ctrl_c() == 0
     second_output = again.output()
     assert "Demo data already loaded; nothing to do." in second_output
     assert re.search(rf"Demo staff login: admin / {re.escape(password)}\n", second_output)
