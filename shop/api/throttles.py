@@ -89,8 +89,10 @@ class RedisWindowMixin:
         """Take this request's entry out of the window again: it is not to be counted."""
         if self.member is None:
             return
-        with contextlib.suppress(RedisError):  # fail open, as when counting
+        try:
             get_redis_connection("default").zrem(cache.make_key(self.key), self.member)
+        except RedisError as error:
+            shop_cache.breaker.trip(error)  # and fail open, as when counting
         self.member = None
 
     def wait(self):

@@ -1,11 +1,13 @@
 """Login limited per account as well as per address: a guesser spread over many addresses
 is stopped, and the account's shopper still gets in from a device they logged in from."""
 
+import threading
+
 import pytest
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+from rest_framework.test import APIClient, APIRequestFactory
 
-from shop.api.throttles import DEVICE_COOKIE
+from shop.api.throttles import DEVICE_COOKIE, LoginAccountThrottle
 
 from .conftest import PASSWORD, error
 
@@ -119,3 +121,23 @@ def test_the_per_address_limit_is_unchanged(user):
     assert statuses == [400] * 5
     error(sixth, 429, "throttled")
     assert 1 <= int(sixth["Retry-After"]) <= 60
+
+
+def test_concurrent_attempts_cannot_overshoot_the_account_budget():
+    # 20 attempts at once for one account: exactly 10 get a place (each takes it before its
+    # password is checked), so a burst of guesses is no way around the limit.
+    request = APIRequestFactory().post(LOGIN)
+    start = threading.Barrier(20)
+    allowed: list[bool] = []
+
+    def attempt() -> None:
+        start.wait()
+        allowed.append(LoginAccountThrottle("ada", None).allow_request(request, None))
+
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(allowed) == [False] * 10 + [True] * 10
