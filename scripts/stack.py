@@ -407,7 +407,8 @@ WEB_THREADS = 4  # = DB_POOL_MAX: no request thread waits in Python for a pooled
 
 def web_command(port: str) -> list[str]:
     """gunicorn for `make run`. No --preload (and no gunicorn.conf.py): each worker imports
-    the app after the fork, so its psycopg pool (connections and threads) is its own."""
+    the app after the fork, which --reload needs, and its psycopg pool (opened by Django at
+    the process's first query) is its own; the master never connects to PostgreSQL."""
     return [
         PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
         "--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS), "--worker-class", "gthread",

@@ -146,8 +146,8 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
         f"http://127.0.0.1:{ports['web']}/static/admin/css/base.css"
     ) as response:
         css = (response.status, response.headers["Content-Type"], len(response.read()) > 1000)
-    # The psycopg pool opens in each worker after the fork (no --preload): the master holds
-    # no PostgreSQL connection, each worker its pool's own (min_size 2).
+    # The psycopg pool opens in the workers after the fork: the master holds no PostgreSQL
+    # connection (Django opens a process's pool at its first query; no --preload either).
     connections = pool_connections(run, ports["pg"])
     code = run.interrupt()
     output = run.output()
@@ -166,8 +166,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     assert api_burst == [200] * BURST, output
     assert css == (200, 'text/css; charset="utf-8"', True)
     assert connections is not None, output
-    assert connections[0] == 0  # the master: its pool would otherwise be shared by the forks
-    assert [count >= 2 for count in connections[1]] == [True, True]  # each worker's own pool
+    assert connections[0] == 0  # the master: a pool opened there would be shared by the forks
+    assert len(connections[1]) == 2  # two workers...
+    assert sum(connections[1]) >= 2  # ...holding the pools (min_size 2 each, once used)
     # ...connected as the least-privilege role; migrations ran as the owner.
     assert f"PostgreSQL      postgres://pgshop_app@127.0.0.1:{ports['pg']}/shop (owner: " in output
     assert "Seeded 200 users, 24 categories, 500 products, 2000 orders." in output
