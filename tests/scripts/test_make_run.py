@@ -7,6 +7,7 @@ with DATABASE_URL and REDIS_URL unset, exactly as on a fresh clone.
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -110,6 +111,46 @@ def burst(port: int, path: str, n: int = BURST) -> list[int | str]:
     return answers
 
 
+def queued_while_busy(run: Run, port: int, n: int = BURST) -> tuple[int, list[int]]:
+    """The listen backlog, seen from outside: with every web process stopped (SIGSTOP, so
+    nothing accepts), n connections are opened at once; how many the kernel completes into
+    the listen queue (the others' SYNs are dropped, to be retried a second later), and then,
+    with the processes running again, the status each request on them gets."""
+    stack = psutil.Process(run.process.pid)
+    web = [
+        proc
+        for child in stack.children()
+        if "celery" not in " ".join(child.cmdline())
+        for proc in (child, *child.children(recursive=True))
+    ]
+    sockets = [socket.socket() for _ in range(n)]
+    for proc in web:
+        proc.suspend()
+    try:
+        for sock in sockets:
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+        time.sleep(0.5)  # loopback handshakes complete in microseconds; no retry yet (1 s)
+        _, writable, _ = select.select([], sockets, [], 0)
+        completed = sum(
+            1 for sock in writable if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        )
+    finally:
+        for proc in web:
+            proc.resume()
+    statuses = []
+    for sock in sockets:
+        sock.setblocking(True)
+        sock.settimeout(30)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        sock.close()
+        statuses.append(int(reply.split(b" ", 2)[1]) if reply else 0)
+    return completed, statuses
+
+
 def pool_connections(run: Run, pg_port: int) -> tuple[int, list[int]] | None:
     """PostgreSQL connections held by gunicorn's master (the stack's web child) and by each
     of its workers; None when the web server is not gunicorn."""
@@ -141,6 +182,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     # Production's server: a burst of 40 is queued and answered, none reset (runserver's
     # backlog of 10 reset some); the admin's stylesheet is served (WhiteNoise, as in prod).
     health_burst = burst(ports["web"], "/healthz")
+    backlog = queued_while_busy(run, ports["web"])
     api_burst = burst(ports["web"], "/api/v1/products/?page_size=5")
     with urllib.request.urlopen(
         f"http://127.0.0.1:{ports['web']}/static/admin/css/base.css"
@@ -163,6 +205,8 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     assert f"API docs        http://127.0.0.1:{ports['web']}/api/docs/" in output
     assert products_page_size == 5  # the API answers, over the seeded catalogue
     assert health_burst == [200] * BURST, output
+    # All 40 queued while no process accepted (runserver's backlog of 10 held 11), and answered.
+    assert backlog == (BURST, [200] * BURST), output
     assert api_burst == [200] * BURST, output
     assert css == (200, 'text/css; charset="utf-8"', True)
     assert connections is not None, output
