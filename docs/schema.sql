@@ -1835,7 +1835,7 @@ COMMENT ON COLUMN public.shop_idempotencykey.fingerprint IS 'sha256 of the canon
 -- Name: COLUMN shop_idempotencykey.created_at; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.shop_idempotencykey.created_at IS 'For expiring old keys.';
+COMMENT ON COLUMN public.shop_idempotencykey.created_at IS 'Claimed at; keys older than IDEMPOTENCY_KEY_TTL_HOURS are new again.';
 
 --
 -- Name: COLUMN shop_idempotencykey.order_id; Type: COMMENT; Schema: public; Owner: -
@@ -2723,6 +2723,12 @@ CREATE INDEX django_session_session_key_c0390e0f_like ON public.django_session U
 --
 
 CREATE INDEX shop_category_slug_4508178e_like ON public.shop_category USING btree (slug varchar_pattern_ops);
+
+--
+-- Name: shop_idemkey_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX shop_idemkey_created_idx ON public.shop_idempotencykey USING btree (created_at);
 
 --
 -- Name: shop_idempotencykey_order_id_51ccc4cd; Type: INDEX; Schema: public; Owner: -

@@ -399,6 +399,26 @@ def celery_exists() -> bool:
 APP_ROLE = "pgshop_app"
 
 
+# The web server of `make run` is production's (gunicorn, as in docker-compose.yml), with
+# code reload: runserver listens with a backlog of 10 and resets connections in a burst.
+WEB_WORKERS = 2  # one per core
+WEB_THREADS = 4  # = DB_POOL_MAX: no request thread waits in Python for a pooled connection
+
+
+def web_command(port: str) -> list[str]:
+    """gunicorn for `make run`. No --preload (and no gunicorn.conf.py): each worker imports
+    the app after the fork, which --reload needs, and its psycopg pool (opened by Django at
+    the process's first query) is its own; the master never connects to PostgreSQL."""
+    return [
+        PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS), "--worker-class", "gthread",
+        "--backlog", "2048",  # production's (gunicorn's default): a burst queues, not resets
+        "--reload",  # a changed .py file restarts the workers, as runserver did
+        "--timeout", "30", "--graceful-timeout", "10",
+        "--access-logfile", "-",
+    ]  # fmt: skip
+
+
 def cmd_run(stack: Stack) -> int:
     env = child_env(stack.up())
     # migrate re-grants the application role afterwards (post_migrate, shop/apps.py).
@@ -407,9 +427,7 @@ def cmd_run(stack: Stack) -> int:
     password = demo_password()
     manage({**env, "DEMO_PASSWORD": password}, "demo_user", "--username", "admin")
     port = os.environ.get("PORT", "8000")
-    processes = {
-        "web": [PYTHON, str(ROOT / "manage.py"), "runserver", f"127.0.0.1:{port}"],
-    }
+    processes = {"web": web_command(port)}
     if celery_exists():
         processes["worker"] = [
             PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=2",
@@ -466,7 +484,52 @@ def cmd_run(stack: Stack) -> int:
     return code
 
 
+# The dashboard's browser test (tests/dbhealth/test_browser.py) drives Debian's chromium
+# through Playwright, whose own browser download is never used.
+CHROMIUM = Path("/usr/bin/chromium")
+APT_INSTALL_CHROMIUM = [
+    ["apt-get", "update", "-qq"],
+    ["apt-get", "install", "-y", "-qq", "chromium"],
+]
+
+
+def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
+    try:
+        fields = dict(
+            line.split("=", 1) for line in os_release.read_text().splitlines() if "=" in line
+        )
+    except OSError:
+        return False
+    ids = {fields.get("ID", "").strip('"'), *fields.get("ID_LIKE", "").strip('"').split()}
+    return "debian" in ids
+
+
+def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
+    """What `make test` does about chromium: nothing ([]), these commands (as root on
+    Debian), or stop with this one line (anywhere else: it cannot install it itself)."""
+    if present:
+        return []
+    if root and debian:
+        return APT_INSTALL_CHROMIUM
+    return (
+        f"{CHROMIUM} is missing (the dashboard's browser test needs it): run "
+        "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+    )
+
+
+def ensure_browser() -> None:
+    plan = browser_plan(present=CHROMIUM.is_file(), root=os.geteuid() == 0, debian=is_debian())
+    if isinstance(plan, str):
+        fail(plan)
+    for command in plan:
+        say(f"installing the browser test's chromium: {' '.join(command)}")
+        noninteractive = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(command, env=noninteractive, check=False).returncode:
+            fail(f"{' '.join(command)} failed")
+
+
 def cmd_test(stack: Stack, args: list[str]) -> int:
+    ensure_browser()  # before the servers: a missing browser stops the run at once
     env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
     return subprocess.run(
         [PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False

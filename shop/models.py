@@ -603,11 +603,18 @@ class IdempotencyKey(models.Model):
         db_comment="Set in the transaction that claims the key; NULL is never committed.",
     )  # indexed (Django's default): the FK check when an order is deleted
     created_at = models.DateTimeField(
-        db_default=Now(), editable=False, db_comment="For expiring old keys."
+        db_default=Now(),
+        editable=False,
+        db_comment="Claimed at; keys older than IDEMPOTENCY_KEY_TTL_HOURS are new again.",
     )
 
     class Meta:
         db_table_comment = "Idempotency-Key header of order creation, one row per (user, key)."
+        indexes = [
+            # The hourly prune's range scan, oldest first (services.idempotency_keys_prune):
+            # without it each batch reads the whole table.
+            models.Index(fields=["created_at"], name="shop_idemkey_created_idx"),
+        ]
         constraints = [
             # Keys are per user (one client cannot replay another's); the unique index is
             # what makes racing requests with the same key wait for each other.

@@ -15,9 +15,11 @@ import json
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import ParamSpec, TypeVar
 
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, OperationalError, connection, models, transaction
@@ -221,10 +223,16 @@ def _idempotency_claim(*, user: User, key: str, fingerprint: str) -> Order | Non
     key to finish: if it commits, we replay its order; if it rolls back, the key is ours.
     """
     with connection.cursor() as cursor:
+        # A key older than IDEMPOTENCY_KEY_TTL_HOURS that the prune has not reached yet is
+        # taken over as new (the DO UPDATE's WHERE), as it would be once pruned.
         cursor.execute(
             "INSERT INTO shop_idempotencykey (user_id, key, fingerprint) VALUES (%s, %s, %s) "
-            "ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
-            [user.pk, key, fingerprint],
+            "ON CONFLICT (user_id, key) DO UPDATE "
+            "SET fingerprint = EXCLUDED.fingerprint, order_id = NULL, created_at = DEFAULT "
+            "WHERE shop_idempotencykey.created_at "
+            "< statement_timestamp() - make_interval(hours => %s) "
+            "RETURNING id",
+            [user.pk, key, fingerprint, settings.IDEMPOTENCY_KEY_TTL_HOURS],
         )
         if cursor.fetchone() is not None:
             return None
@@ -236,6 +244,29 @@ def _idempotency_claim(*, user: User, key: str, fingerprint: str) -> Order | Non
             "Use a new key for a new order.",
         )
     return Order(pk=existing.order_id)
+
+
+def idempotency_keys_prune(*, cutoff: datetime, batch_size: int = 1_000) -> int:
+    """Delete the Idempotency-Keys claimed before `cutoff`, `batch_size` per transaction
+    (short locks, small WAL bursts; an interrupted run loses nothing). Idempotent: a second
+    run finds none older than the cutoff. Returns how many were deleted."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1.")
+    deleted = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Oldest first, by shop_idemkey_created_idx; SKIP LOCKED: a key being
+            # claimed right now is left to that request.
+            cursor.execute(
+                "DELETE FROM shop_idempotencykey WHERE id IN ("
+                " SELECT id FROM shop_idempotencykey WHERE created_at < %s"
+                " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)",
+                [cutoff, batch_size],
+            )
+            count = cursor.rowcount
+        deleted += count
+        if count < batch_size:
+            return deleted
 
 
 @retry_on_conflict

@@ -1,10 +1,13 @@
 """Celery tasks of the shop. Each takes plain values, is idempotent, retries a bounded number
 of times, and is enqueued after COMMIT (config/celery.py)."""
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
-from shop import cache, selectors
+from shop import cache, selectors, services
 from shop.api import representations
 from shop.cache import Family
 
@@ -24,3 +27,11 @@ def product_cache_warm(limit: int | None = None, days: int = 7) -> list[int]:
             representations.build_product_detail(product_id),
         )
     return ids
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
+def idempotency_keys_prune(hours: int | None = None) -> int:
+    """Delete Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS (beat: hourly), in small
+    batches. Idempotent: a second delivery finds nothing older than the cutoff left."""
+    hours = settings.IDEMPOTENCY_KEY_TTL_HOURS if hours is None else hours
+    return services.idempotency_keys_prune(cutoff=timezone.now() - timedelta(hours=hours))

@@ -170,6 +170,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Audit history older than AUDIT_RETENTION_DAYS, deleted in small transactions.
     "audit-prune": {"task": "audit.tasks.audit_prune_task", "schedule": 24 * 60 * 60},
+    # Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS, deleted in small transactions.
+    "shop-idempotency-prune": {"task": "shop.tasks.idempotency_keys_prune", "schedule": 60 * 60},
     # The detail pages of the best sellers, refreshed before their entries expire (300 s).
     "shop-cache-warm": {"task": "shop.tasks.product_cache_warm", "schedule": 4 * 60},
     # Statistics history for the dashboard's charts (dbhealth/history.py), pruned as it goes.
@@ -180,6 +182,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "dbhealth-origins": {"task": "dbhealth.tasks.dbhealth_origins_task", "schedule": 30},
 }
 CACHE_WARM_TOP_N = env.int("CACHE_WARM_TOP_N", default=50)
+# How long an Idempotency-Key replays its order: a client retrying a lost answer does so in
+# minutes; after this the key counts as new, and the hourly prune deletes it.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
 # --------------------------------------------------------------------------- dbhealth
 # Thresholds of the database health dashboard (/admin/dbhealth/); every key, its default and
@@ -223,6 +228,9 @@ REST_FRAMEWORK = {
         "anon": env("THROTTLE_ANON", default="120/min"),  # per client IP
         "user": env("THROTTLE_USER", default="600/min"),  # per account
         "login": env("THROTTLE_LOGIN", default="5/min"),  # login and register, per client IP
+        # Wrong passwords per account from any address (shop/api/throttles.py); a device that
+        # logged in before has a budget of its own, so a guesser cannot lock its shopper out.
+        "login_account": env("THROTTLE_LOGIN_ACCOUNT", default="10/hour"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),  # proxies whose X-Forwarded-For to trust
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -16,15 +16,23 @@ DRF binds THROTTLE_RATES when its classes are imported; these read the rates fro
 current settings on each request instead, so a deployment (and a test) can change them.
 """
 
+import contextlib
+import hashlib
+import secrets
+import unicodedata
 import uuid
 
+from django.conf import settings
+from django.core import signing
 from django.core.cache import cache
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
+from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
 from shop import cache as shop_cache
+from shop.errors import ErrorCode, ShopError
 
 # KEYS[1]: the client's window. ARGV: now, duration (s), limit, a unique member for this request.
 # Returns {allowed (1/0), requests counted (this one included when allowed), oldest time}.
@@ -58,21 +66,34 @@ class RedisWindowMixin:
         if self.key is None:
             return True
         self.now = self.timer()
-        self.counted, self.oldest = 0, self.now
+        self.counted, self.oldest, self.member = 0, self.now, None
         if not shop_cache.breaker.closed():
             return True  # Redis is down: fail open
+        member = uuid.uuid4().hex
         try:
             # register_script only hashes the script (EVALSHA; loaded on the server's first use).
             window = get_redis_connection("default").register_script(SLIDING_WINDOW)
             allowed, counted, oldest = window(
                 keys=[cache.make_key(self.key)],
-                args=[repr(self.now), self.duration, self.num_requests, uuid.uuid4().hex],
+                args=[repr(self.now), self.duration, self.num_requests, member],
             )
         except RedisError as error:
             shop_cache.breaker.trip(error)
             return True
         self.counted, self.oldest = int(counted), float(oldest)
+        if allowed:
+            self.member = member  # this request's entry in the window, for release()
         return bool(allowed)
+
+    def release(self) -> None:
+        """Take this request's entry out of the window again: it is not to be counted."""
+        if self.member is None:
+            return
+        try:
+            get_redis_connection("default").zrem(cache.make_key(self.key), self.member)
+        except RedisError as error:
+            shop_cache.breaker.trip(error)  # and fail open, as when counting
+        self.member = None
 
     def wait(self):
         """Seconds until a request would be allowed again (DRF's formula)."""
@@ -99,3 +120,105 @@ class LoginThrottle(RedisWindowMixin, SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+# --------------------------------------------------------------------------- per account
+
+# A login's "known device" cookie: set on a successful login, presented with the next ones.
+DEVICE_COOKIE = "pgshop_login_device"
+DEVICE_COOKIE_AGE = 90 * 24 * 60 * 60  # seconds; each successful login renews it
+DEVICE_SALT = "shop.api.throttles.login-device"
+
+
+def account_ident(username: str) -> str:
+    """The submitted username as the limit counts it: NFKC (as Django normalises usernames),
+    case-folded and stripped, so "Ada", "ADA " and "ａｄａ" share one budget; hashed, so
+    the Redis key has a bounded length and names nobody."""
+    normal = unicodedata.normalize("NFKC", username).casefold().strip()
+    return hashlib.sha256(normal.encode()).hexdigest()
+
+
+class LoginAccountThrottle(RedisWindowMixin, SimpleRateThrottle):
+    """Failed logins per account, whichever addresses they come from (the per-IP limit does
+    not see a guesser spread over many addresses): THROTTLE_LOGIN_ACCOUNT, e.g. 10 an hour.
+
+    Only failures count: each attempt takes a place in the window while it runs, and a
+    correct password gives it back. So that a guesser who spends an account's budget does
+    not lock its shopper out, a browser or app that logged in to the account before
+    presents the known-device cookie set then, and is counted on that device's own budget
+    instead of the account's. A shopper on a new device waits for Retry-After.
+    """
+
+    scope = "login_account"
+
+    def __init__(self, username: str, device: str | None) -> None:
+        self.ident = account_ident(username)
+        self.device = device
+        super().__init__()
+
+    def get_rate(self):
+        # A deployment (or a test) that names no such rate has no per-account limit.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request, view):
+        ident = f"{self.ident}_{self.device}" if self.device else self.ident
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def _device_of(request, ident: str) -> str | None:
+    """The known-device id in the request's cookie, if it is ours, unexpired and for this
+    account; None otherwise (absent, forged, another account's, too old)."""
+    value = request.COOKIES.get(DEVICE_COOKIE)
+    if not value:
+        return None
+    try:
+        device = signing.loads(value, salt=DEVICE_SALT, max_age=DEVICE_COOKIE_AGE)
+    except signing.BadSignature:
+        return None
+    if not isinstance(device, dict) or device.get("account") != ident:
+        return None
+    return device.get("device") if isinstance(device.get("device"), str) else None
+
+
+class LoginAttempt:
+    """One login attempt under the per-account limit (see LoginAccountThrottle)."""
+
+    def __init__(self, request, username: str) -> None:
+        self.ident = account_ident(username)
+        self.device = _device_of(request, self.ident)
+        self.throttle = LoginAccountThrottle(username, self.device)
+        if not self.throttle.allow_request(request, None):
+            raise Throttled(wait=self.throttle.wait())
+
+    def remember_device(self, response) -> None:
+        """After the right password: the cookie that lets this device past a guesser."""
+        value = signing.dumps(
+            {"account": self.ident, "device": self.device or secrets.token_hex(16)},
+            salt=DEVICE_SALT,
+        )
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=DEVICE_COOKIE_AGE,
+            path="/api/v1/auth/",  # sent to the login endpoint only
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+
+
+@contextlib.contextmanager
+def login_attempt(request, username: str):
+    """Counts the attempt for the block (429 at once when the account's budget is spent);
+    it stays counted only when the block fails with a wrong password."""
+    attempt = LoginAttempt(request, username)
+    try:
+        yield attempt
+    except ShopError as error:
+        if error.code != ErrorCode.INVALID_CREDENTIALS:
+            attempt.throttle.release()
+        raise
+    except BaseException:
+        attempt.throttle.release()  # an outage is not a wrong password
+        raise
+    attempt.throttle.release()  # the right password: not a failure

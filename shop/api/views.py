@@ -19,7 +19,7 @@ from shop.api import representations
 from shop.api import serializers as s
 from shop.api.filters import OrderFilter, ProductFilter, reject_unknown_params
 from shop.api.permissions import IsStaff
-from shop.api.throttles import AnonThrottle, LoginThrottle
+from shop.api.throttles import AnonThrottle, LoginThrottle, login_attempt
 from shop.cache import Family
 from shop.errors import ErrorCode, ShopError
 
@@ -99,8 +99,11 @@ class LoginView(APIView):
     )
     def post(self, request):
         data = _valid(s.LoginInput, request.data)
-        token = services.auth_token_create(**data, request=request)
-        return Response(s.TokenOutput(token).data)
+        with login_attempt(request, data["username"]) as attempt:
+            token = services.auth_token_create(**data, request=request)
+        response = Response(s.TokenOutput(token).data)
+        attempt.remember_device(response)
+        return response
 
 
 class LogoutView(APIView):

@@ -2,7 +2,7 @@
 console error (a missing stylesheet or a script error counts), and a screenshot of each page
 is written to artifacts/dbhealth/ (git-ignored) for a person to look at.
 
-Chromium is Debian's package (`apt-get install -y chromium`; .ci/run installs it), driven by
+Chromium is Debian's package (`apt-get install -y chromium`; `make test` installs it), driven by
 Playwright, whose own browser download is never used. Without it this test fails: it is not
 skipped.
 """
@@ -54,7 +54,7 @@ def launched_chromium():
     if not Path(CHROMIUM).is_file():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; "
-            ".ci/run does it) to run the dashboard's browser test"
+            "`make test` does it as root) to run the dashboard's browser test"
         )
     from playwright.sync_api import sync_playwright
 

@@ -7,14 +7,17 @@ with DATABASE_URL and REDIS_URL unset, exactly as on a fresh clone.
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +52,7 @@ class Run:
             env=env,
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
         )
 
     def output(self) -> str:
@@ -69,11 +73,101 @@ class Run:
         self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=60)
 
+    def ctrl_c(self) -> int:
+        """What a terminal's Ctrl-C does: SIGINT to every process of the group at once."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout=60)
+
 
 @pytest.fixture
 def data(tmp_path):
     tmp_path.chmod(0o755)
     return tmp_path / "data"
+
+
+BURST = 40
+
+
+def burst(port: int, path: str, n: int = BURST) -> list[int | str]:
+    """n requests opened at the same instant (a barrier), each on its own connection: the
+    status of each, or the error that replaced it (a reset connection, a timeout)."""
+    barrier = threading.Barrier(n)
+    answers: list[int | str] = [0] * n
+
+    def one(i: int) -> None:
+        barrier.wait()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as reply:
+                reply.read()
+                answers[i] = reply.status
+        except OSError as error:
+            answers[i] = type(error).__name__
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def queued_while_busy(run: Run, port: int, n: int = BURST) -> tuple[int, list[int]]:
+    """The listen backlog, seen from outside: with every web process stopped (SIGSTOP, so
+    nothing accepts), n connections are opened at once; how many the kernel completes into
+    the listen queue (the others' SYNs are dropped, to be retried a second later), and then,
+    with the processes running again, the status each request on them gets."""
+    stack = psutil.Process(run.process.pid)
+    web = [
+        proc
+        for child in stack.children()
+        if "celery" not in " ".join(child.cmdline())
+        for proc in (child, *child.children(recursive=True))
+    ]
+    sockets = [socket.socket() for _ in range(n)]
+    for proc in web:
+        proc.suspend()
+    try:
+        for sock in sockets:
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+        time.sleep(0.5)  # loopback handshakes complete in microseconds; no retry yet (1 s)
+        _, writable, _ = select.select([], sockets, [], 0)
+        completed = sum(
+            1 for sock in writable if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        )
+    finally:
+        for proc in web:
+            proc.resume()
+    statuses = []
+    for sock in sockets:
+        sock.setblocking(True)
+        sock.settimeout(30)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        sock.close()
+        statuses.append(int(reply.split(b" ", 2)[1]) if reply else 0)
+    return completed, statuses
+
+
+def pool_connections(run: Run, pg_port: int) -> tuple[int, list[int]] | None:
+    """PostgreSQL connections held by gunicorn's master (the stack's web child) and by each
+    of its workers; None when the web server is not gunicorn."""
+    stack = psutil.Process(run.process.pid)
+    masters = [child for child in stack.children() if "gunicorn" in " ".join(child.cmdline())]
+    if len(masters) != 1:
+        return None
+    return (
+        postgres_connections(masters[0], pg_port),
+        [postgres_connections(worker, pg_port) for worker in masters[0].children()],
+    )
+
+
+def postgres_connections(process: psutil.Process, pg_port: int) -> int:
+    return sum(
+        1 for conn in process.net_connections("tcp") if conn.raddr and conn.raddr.port == pg_port
+    )
 
 
 def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
@@ -85,6 +179,18 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
         f"http://127.0.0.1:{ports['web']}/api/v1/products/?page_size=5"
     ) as response:
         products_page_size = len(json.loads(response.read())["results"])
+    # Production's server: a burst of 40 is queued and answered, none reset (runserver's
+    # backlog of 10 reset some); the admin's stylesheet is served (WhiteNoise, as in prod).
+    health_burst = burst(ports["web"], "/healthz")
+    backlog = queued_while_busy(run, ports["web"])
+    api_burst = burst(ports["web"], "/api/v1/products/?page_size=5")
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{ports['web']}/static/admin/css/base.css"
+    ) as response:
+        css = (response.status, response.headers["Content-Type"], len(response.read()) > 1000)
+    # The psycopg pool opens in the workers after the fork: the master holds no PostgreSQL
+    # connection (Django opens a process's pool at its first query; no --preload either).
+    connections = pool_connections(run, ports["pg"])
     code = run.interrupt()
     output = run.output()
 
@@ -98,6 +204,15 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     assert f"API             http://127.0.0.1:{ports['web']}/api/v1/" in output
     assert f"API docs        http://127.0.0.1:{ports['web']}/api/docs/" in output
     assert products_page_size == 5  # the API answers, over the seeded catalogue
+    assert health_burst == [200] * BURST, output
+    # All 40 queued while no process accepted (runserver's backlog of 10 held 11), and answered.
+    assert backlog == (BURST, [200] * BURST), output
+    assert api_burst == [200] * BURST, output
+    assert css == (200, 'text/css; charset="utf-8"', True)
+    assert connections is not None, output
+    assert connections[0] == 0  # the master: a pool opened there would be shared by the forks
+    assert len(connections[1]) == 2  # two workers...
+    assert sum(connections[1]) >= 2  # ...holding the pools (min_size 2 each, once used)
     # ...connected as the least-privilege role; migrations ran as the owner.
     assert f"PostgreSQL      postgres://pgshop_app@127.0.0.1:{ports['pg']}/shop (owner: " in output
     assert "Seeded 200 users, 24 categories, 500 products, 2000 orders." in output
@@ -107,7 +222,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     # A second run reuses the data: no second seeding, the same demo password.
     again = Run(data, ports)
     again.wait_healthy()
-    assert again.interrupt() == 0
+    assert again.ctrl_c() == 0
     second_output = again.output()
     assert "Demo data already loaded; nothing to do." in second_output
     assert re.search(rf"Demo staff login: admin / {re.escape(password)}\n", second_output)

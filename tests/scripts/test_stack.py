@@ -12,6 +12,7 @@ import psycopg
 import pytest
 import redis
 
+from scripts import stack as stack_module
 from scripts.stack import EmbeddedPostgres, EmbeddedRedis, Stack
 
 
@@ -120,3 +121,82 @@ def test_external_urls_start_nothing(tmp_path):
 def test_embedded_classes_use_the_wheels_binaries(tmp_path):
     assert (EmbeddedPostgres(tmp_path, 1).bin / "postgres").exists()
     assert EmbeddedRedis(tmp_path, 1).binary.name == "redis-server"
+
+
+# --------------------------------------------------------------------------- the browser
+
+
+def test_make_test_installs_chromium_with_apt_get_as_root_on_debian():
+    assert stack_module.browser_plan(present=False, root=True, debian=True) == [
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "chromium"],
+    ]
+
+
+@pytest.mark.parametrize(("root", "debian"), [(False, True), (True, False), (False, False)])
+def test_make_test_names_the_command_when_it_cannot_install_chromium(root, debian):
+    assert stack_module.browser_plan(present=False, root=root, debian=debian) == (
+        "/usr/bin/chromium is missing (the dashboard's browser test needs it): run "
+        "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+    )
+
+
+@pytest.mark.parametrize(("root", "debian"), [(True, True), (False, False)])
+def test_make_test_does_nothing_when_chromium_is_there(root, debian):
+    assert stack_module.browser_plan(present=True, root=root, debian=debian) == []
+
+
+def test_a_missing_chromium_stops_make_test_at_once_with_one_line(tmp_path, monkeypatch, capsys):
+    """Not root, chromium absent (a path that does not exist stands for it): one line on
+    stderr, a non-zero exit, and no server started, nothing run."""
+    monkeypatch.setattr(stack_module, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setattr(stack_module.os, "geteuid", lambda: 1000)
+    ran = []
+    monkeypatch.setattr(stack_module.subprocess, "run", lambda *a, **k: ran.append(a))
+
+    with pytest.raises(SystemExit) as stopped:
+        stack_module.ensure_browser()
+
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == (
+        f"[stack] error: {tmp_path / 'no-chromium'} is missing (the dashboard's browser test "
+        "needs it): run `sudo apt-get install -y chromium` (Debian), or install Chromium at "
+        "that path\n"
+    )
+    assert ran == []
+
+
+def test_make_test_as_root_on_debian_runs_apt_get_then_continues(tmp_path, monkeypatch):
+    monkeypatch.setattr(stack_module, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setattr(stack_module.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(stack_module, "is_debian", lambda: True)
+    ran = []
+
+    def run(command, **kwargs):
+        ran.append((command, kwargs["env"]["DEBIAN_FRONTEND"]))
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(stack_module.subprocess, "run", run)
+
+    stack_module.ensure_browser()
+
+    assert ran == [
+        (["apt-get", "update", "-qq"], "noninteractive"),
+        (["apt-get", "install", "-y", "-qq", "chromium"], "noninteractive"),
+    ]
+
+
+def test_debian_is_recognised_from_os_release(tmp_path):
+    release = tmp_path / "os-release"
+    release.write_text('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n')
+    ubuntu = tmp_path / "ubuntu"
+    ubuntu.write_text("ID=ubuntu\nID_LIKE=debian\n")
+    fedora = tmp_path / "fedora"
+    fedora.write_text('ID=fedora\nID_LIKE="rhel centos"\n')
+
+    assert [stack_module.is_debian(path) for path in (release, ubuntu, fedora)] == [
+        True,
+        True,
+        False,
+    ]
+    assert stack_module.is_debian(tmp_path / "absent") is False

@@ -332,3 +332,95 @@ def test_fast_path_on_its_own_leaves_every_table_vacuumed_and_analysed():
         ("shop_userprofile", 9, True),
     ]
     assert item_columns == 6  # id, quantity, unit_price, subtotal, order_id, product_id
+
+
+# --------------------------------------------------------------------------- on existing data
+
+
+def shop_counts() -> tuple[int, ...]:
+    return tuple(
+        model.objects.count() for model in (User, UserProfile, Category, Product, Order, OrderItem)
+    )
+
+
+REFUSED = (
+    "the database already has shop data (10 categories, 15 products, 30 orders); pass "
+    "--if-empty to do nothing when it has, or --users 0 --categories 0 --products 0 to add "
+    "only orders to it"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],  # the small path, demo sizes
+        ["--orders", "100000", "--fast"],  # the fast path
+        ["--orders", "60000"],  # the fast path by size
+        ["--users", "3", "--categories", "0", "--products", "0", "--orders", "5"],
+        ["--users", "0", "--categories", "2", "--products", "0", "--orders", "0"],
+    ],
+)
+def test_on_a_database_with_shop_data_a_seed_that_would_duplicate_it_is_refused_at_once(args):
+    seed()
+    before = shop_counts()
+
+    with pytest.raises(CommandError) as refused:
+        call_command("seed", *args, verbosity=0)
+
+    assert str(refused.value) == REFUSED
+    assert shop_counts() == before
+
+
+def test_on_a_database_with_shop_data_the_small_path_adds_orders(immediate_constraints):
+    seed()
+    before = shop_counts()
+
+    call_command(
+        "seed", "--users", "0", "--categories", "0", "--products", "0", "--orders", "12",
+        "--seed", "9", "--batch-size", "5", verbosity=0,
+    )  # fmt: skip
+    immediate_constraints()
+
+    assert shop_counts()[:4] == before[:4]
+    assert Order.objects.count() == 30 + 12
+    orders = Order.objects.annotate(items_total=Sum("items__subtotal"))
+    assert orders.exclude(total_amount=F("items_total")).count() == 0
+
+
+def test_on_a_database_with_shop_data_the_fast_path_adds_orders(immediate_constraints):
+    seed()
+    with connection.cursor() as cursor:  # the small seed's deferred checks, as its COMMIT
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # would (see wipe_shop)
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    before = shop_counts()
+
+    call_command(
+        "seed", "--users", "0", "--categories", "0", "--products", "0", "--orders", "25",
+        "--fast", "--seed", "9", "--batch-size", "7", verbosity=0,
+    )  # fmt: skip
+    immediate_constraints()
+
+    assert shop_counts()[:4] == before[:4]
+    assert Order.objects.count() == 30 + 25
+    orders = Order.objects.annotate(items_total=Sum("items__subtotal"))
+    assert orders.exclude(total_amount=F("items_total")).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_refusal_is_one_line_on_stderr_not_a_traceback():
+    seed()  # committed, so the manage.py process sees it
+    before = shop_counts()
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "seed", "--orders", "100000", "--fast"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=child_process_env(),
+        timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == f"CommandError: {REFUSED}\n"
+    assert result.stdout == ""
+    assert shop_counts() == before

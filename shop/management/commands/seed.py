@@ -3,11 +3,14 @@
     manage.py seed                          # the demo shop `make run` loads
     manage.py seed --orders 100000 --seed 7 # bigger, and reproducible
     manage.py seed --if-empty               # only when there are no products yet
+    manage.py seed --users 0 --categories 0 --products 0 --orders 5000   # more orders
     manage.py seed --users 100000 --products 50000 --orders 1000000   # the fast path
 
 Small loads build rows with the factories in shop/factories.py (the same ones the tests use)
 and write them with bulk_create in batches, one transaction per batch, behind a progress bar.
-The same --seed on an empty database writes the same rows.
+The same --seed on an empty database writes the same rows. On a database that already has
+a catalogue or orders, only orders are added (--users 0 --categories 0 --products 0); any
+other run is refused at once, before it writes anything.
 
 Large loads (--orders >= FAST_THRESHOLD, or --fast) take the fast path, shop/bulk_seed.py:
 one transaction that drops the loaded tables' keys, indexes and foreign keys, switches their
@@ -96,6 +99,7 @@ class Command(BaseCommand):
         if options["if_empty"] and Product.objects.exists():
             self.stdout.write("Demo data already loaded; nothing to do.")
             return
+        self.refuse_to_duplicate(options)
         if options["orders"] and not (options["users"] or User.objects.exists()):
             raise CommandError("--orders needs users: pass --users > 0")
         if options["products"] and not (options["categories"] or Category.objects.exists()):
@@ -141,6 +145,25 @@ class Command(BaseCommand):
                 f"Seeded {len(users)} users, {len(categories)} categories, "
                 f"{len(products)} products, {orders} orders."
             )
+        )
+
+    def refuse_to_duplicate(self, options) -> None:
+        """Before any work: on a database that has a catalogue or orders, new categories
+        (whose top-level names are fixed) and products would collide with or duplicate the
+        ones there, and new users are numbered from a count that need not be the last
+        number. Orders alone are added to what is there; anything else is refused."""
+        existing = {
+            "categories": Category.objects.count(),
+            "products": Product.objects.count(),
+            "orders": Order.objects.count(),
+        }
+        adds = [name for name in ("users", "categories", "products") if options[name]]
+        if not any(existing.values()) or not adds:
+            return
+        has = ", ".join(f"{count} {name}" for name, count in existing.items())
+        raise CommandError(
+            f"the database already has shop data ({has}); pass --if-empty to do nothing "
+            "when it has, or --users 0 --categories 0 --products 0 to add only orders to it"
         )
 
     # ---------------------------------------------------------------- helpers
