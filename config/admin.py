@@ -9,7 +9,7 @@ row more than it needs; CappedCountAdminMixin wires it into the changelist and h
 say "1,000+" where the total is not known.
 """
 
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Paginator
 from django.utils.functional import cached_property
 from django.utils.translation import ngettext
 
@@ -42,6 +42,23 @@ class CappedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return self.object_list[: self.limit + 1].count()
+
+    def validate_number(self, number):
+        """A page beyond a lower bound is counted up to, not refused or cut short: whoever asks
+        for page N (the changelist passes it in; an autocomplete or a view calling page() does
+        not) gets all of its rows whenever they exist."""
+        try:
+            number = super().validate_number(number)
+        except EmptyPage:
+            if self.is_exact or int(number) < 1:
+                raise
+            number = int(number)
+        if not self.is_exact and number * self.per_page > self.limit:
+            self.page_number = number
+            for name in ("limit", "count", "num_pages"):  # recounted up to that page's end
+                self.__dict__.pop(name, None)
+            number = super().validate_number(number)
+        return number
 
     @property
     def is_exact(self) -> bool:

@@ -12,6 +12,7 @@ import pytest
 from django.contrib.admin.sites import site
 from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 from config.admin import MAX_LIMIT, CappedCountPaginator
 from shop import db_roles
@@ -314,3 +315,32 @@ def test_counts_are_exact_up_to_the_cap(django_assert_num_queries):
     with django_assert_num_queries(1):
         assert paginator.count == 3
     assert paginator.count_label == "3"
+
+
+def test_a_page_past_the_bound_is_counted_up_to_by_whoever_asks(
+    superuser, django_assert_num_queries
+):
+    newest_first = make_orders_fast(1_300, superuser)
+    paginator = CappedCountPaginator(Order.objects.order_by("-pk"), 100)  # page 1 assumed
+
+    with django_assert_num_queries(3):  # count to 1,001, count to 1,201, the page
+        rows = [order.pk for order in paginator.page(12)]
+
+    assert rows == newest_first[1_100:1_200]
+    assert (paginator.count, paginator.count_label) == (1_201, "1,200+")
+    assert [order.pk for order in paginator.page(13)] == newest_first[1_200:]
+    assert (paginator.count, paginator.count_label) == (1_300, "1300")
+
+
+@pytest.mark.parametrize("model", ["user", "userprofile", "product", "order", "orderitem"])
+def test_every_big_changelist_counts_at_most_the_cap_and_once(staff_client, model):
+    OrderFactory(lines=[(ProductFactory(), 1)])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(f"/admin/shop/{model}/")
+
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    assert response.status_code == 200
+    assert len(counts) == 1  # no "N total" count, no facet counts, no EXPLAIN
+    assert "LIMIT 1001) subquery" in counts[0]
+    assert not [q["sql"] for q in queries if q["sql"].startswith("EXPLAIN")]
