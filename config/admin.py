@@ -102,8 +102,8 @@ class CappedCountAdminMixin:
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
-        context = getattr(response, "context_data", None)  # a redirect has none
-        cl = context and context.get("cl")
+        context = getattr(response, "context_data", None) or {}  # a redirect has none
+        cl = context.get("cl")  # the "Database error" page (?e=1) has no changelist
         if cl is not None and not cl.paginator.is_exact:
             # Django writes "All 1001 selected" from the lower bound; say what is known.
             context["selection_note_all"] = ngettext(
