@@ -119,9 +119,10 @@ def test_every_changelist_page_has_an_index_path(staff_client, model, params):
 # --------------------------------------------------------------------------- counts at scale
 
 # The role the admin's requests run as in these tests. Today `make run` serves the admin as the
-# application role (pgshop_app): row-level security is on for it, and the planner estimates
-# about 10 rows of orders through the policy's quals whatever the table holds. To run them as
-# another role (the staff role), change this name and the grants in admin_db_role.
+# application role (pgshop_app): row-level security is on for it, and through the policies'
+# quals the planner estimates far fewer orders and items than the tables hold. To run them as
+# another role (a staff role), change this name and the one line of admin_db_role that makes
+# the role and its grants; nothing else depends on which role it is.
 ADMIN_DB_ROLE = "pgshop_admin_scale_test"
 ADDRESS = """'{"name": "A", "line1": "1", "city": "L", "postal_code": "N1", "country": "GB"}'"""
 
@@ -228,7 +229,7 @@ def test_order_items_counts_past_the_cap_and_page_12_as_the_app_role(
     orders = make_orders_fast(1_000, superuser)
     products = [ProductFactory(price=Decimal("1.00")).pk for _ in range(3)]
     with connection.cursor() as cursor:
-        # Three lines per order: 3,000 items, each order's totals left unchecked (rolled back).
+        # Three lines per order: 3,000 items.
         cursor.execute(
             "INSERT INTO shop_orderitem (order_id, product_id, quantity, unit_price) "
             "SELECT o, p, 1, 1 FROM unnest(%s::bigint[]) o, unnest(%s::bigint[]) p",
