@@ -6,7 +6,8 @@ every change recorded by the database's triggers, not only the admin's own.
 Every changelist decides its joins up front (list_select_related), so its query count does not
 depend on the number of rows shown; tests/shop/test_admin.py holds each page to an exact
 budget. Foreign keys to big tables use raw-id inputs (a <select> of 100k users would load
-them all); small ones use autocomplete.
+them all); small ones use autocomplete. The big tables' changelists count at most 1,001 rows
+(config.admin.CappedCountAdminMixin): an exact count below that, "1,000+" past it.
 
 Orders are financial records: staff move an order along its workflow and correct its
 shipping address or its customer, nothing else. Items, totals and versions are read-only,
@@ -24,8 +25,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import ngettext
 
-from audit.admin import CappedCountPaginator, HistoryAdminMixin
-from config.admin import ReadOnlyMixin
+from audit.admin import HistoryAdminMixin
+from config.admin import CappedCountAdminMixin, ReadOnlyMixin
 from shop import cache, services
 from shop.forms import (
     CategoryAdminForm,
@@ -38,17 +39,6 @@ from shop.models import Category, Order, OrderItem, Product, User, UserProfile
 
 # Django 6 makes https the scheme assumed for a URL typed without one; have it now.
 URL_HTTPS = {models.URLField: {"assume_scheme": "https"}}
-
-
-class ShopCountPaginator(CappedCountPaginator):
-    """Exact counts up to 1,000 rows, then the planner's estimate.
-
-    The audit log's cap (10,000) costs up to 10,000 index entries per page view; a shop list
-    filtered to, say, pending orders would read that many on every click. A thousand keeps
-    a page's count to a few milliseconds at a million orders (bench/run.py, growth).
-    """
-
-    CAP = 1_000
 
 
 def _number(search_term: str) -> int | None:
@@ -69,7 +59,7 @@ class UserProfileInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(HistoryAdminMixin, DjangoUserAdmin):
+class UserAdmin(CappedCountAdminMixin, HistoryAdminMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     inlines = (UserProfileInline,)
@@ -112,10 +102,7 @@ class UserAdmin(HistoryAdminMixin, DjangoUserAdmin):
     search_fields = ("=username",)
     search_help_text = "A username or an e-mail address, exactly."
     ordering = ("username",)  # the username UNIQUE index serves the sort and its LIMIT
-    # Big table: no second count(*) for the "N total" footnote, no per-filter counts.
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
-    paginator = ShopCountPaginator  # exact up to 1,000 rows, then the planner's estimate
+    show_facets = admin.ShowFacets.NEVER  # big table: no per-filter counts
     filter_horizontal = ()  # the form's own widgets; the model fields are not in the form
 
     def get_search_results(self, request, queryset, search_term):
@@ -133,7 +120,7 @@ class UserAdmin(HistoryAdminMixin, DjangoUserAdmin):
 
 
 @admin.register(UserProfile)
-class UserProfileAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class UserProfileAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmin):
     list_display = ("user", "first_name", "last_name", "phone", "updated_at")
     list_select_related = ("user",)
     list_filter = ("user__status", "user__is_staff")
@@ -147,9 +134,7 @@ class UserProfileAdmin(HistoryAdminMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         cache.invalidate_profile(obj.user_id)
 
-    show_full_result_count = False  # one profile per user: as big as the users table
-    show_facets = admin.ShowFacets.NEVER
-    paginator = ShopCountPaginator
+    show_facets = admin.ShowFacets.NEVER  # one profile per user: as big as the users table
 
     def get_queryset(self, request):
         # The change page shows the (read-only) user as a link: join it there too.
@@ -206,7 +191,7 @@ class CategoryAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class ProductAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmin):
     form = ProductAdminForm
     list_display = ("name", "category", "price", "stock_quantity", "is_active", "updated_at")
     list_select_related = ("category",)
@@ -220,9 +205,7 @@ class ProductAdmin(HistoryAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ("category",)
     readonly_fields = ("version", "search_vector", "created_at", "updated_at")
     ordering = ("-pk",)  # newest first, by the primary key's index (name has none: no sort)
-    show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    paginator = ShopCountPaginator
     actions = ("deactivate",)
 
     def get_search_results(self, request, queryset, search_term):
@@ -275,7 +258,7 @@ class OrderItemInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class OrderAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmin):
     form = OrderAdminForm
     inlines = (OrderItemInline,)
     list_display = ("id", "user", "status", "total_amount", "created_at")
@@ -297,9 +280,7 @@ class OrderAdmin(HistoryAdminMixin, admin.ModelAdmin):
     )
     readonly_fields = ("total_amount", "version", "created_at", "updated_at")
     ordering = ("-pk",)  # newest first, by the primary key's index
-    show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    paginator = ShopCountPaginator
 
     def has_add_permission(self, request):
         return False  # orders are placed by shoppers, through the API
@@ -360,7 +341,7 @@ class OrderAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(HistoryAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
+class OrderItemAdmin(CappedCountAdminMixin, HistoryAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "order", "product", "quantity", "unit_price", "subtotal")
     list_select_related = ("order", "product")
     list_filter = ("order__status",)
@@ -372,9 +353,7 @@ class OrderItemAdmin(HistoryAdminMixin, ReadOnlyMixin, admin.ModelAdmin):
     # index walks backwards beside the orders' primary key (a merge join), so filtering by
     # the order's status reads orders in sequence instead of looking one up per item.
     ordering = ("-order_id", "-pk")
-    show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    paginator = ShopCountPaginator
 
     def get_queryset(self, request):
         # The view page shows the order and the product as links: join them here too.

@@ -218,19 +218,26 @@ def test_audit_log_never_counts_the_whole_table(staff_client):
     assert "LIMIT 10001" in counts[0]
 
 
-def test_audit_log_count_past_the_cap_is_the_planner_estimate(staff_client, monkeypatch):
-    from audit.admin import CappedCountPaginator
+def test_audit_log_count_past_the_cap_is_a_bound_and_every_page_is_reachable(
+    staff_client, monkeypatch
+):
+    from audit.admin import AuditLogAdmin, AuditLogPaginator
 
-    monkeypatch.setattr(CappedCountPaginator, "CAP", 2)
+    monkeypatch.setattr(AuditLogPaginator, "CAP", 3)
+    monkeypatch.setattr(AuditLogAdmin, "list_per_page", 2)
     for _ in range(4):
         CategoryFactory()
+    # boss's insert and login, 4 categories: 6 events, more than the cap of 3.
+    events = list(AuditLog.objects.order_by("-pgh_created_at", "-pgh_id"))
 
-    response = staff_client.get("/admin/audit/auditlog/")
+    first = staff_client.get("/admin/audit/auditlog/")
+    last = staff_client.get("/admin/audit/auditlog/", {"p": "3"})
 
-    # boss's insert and login, 4 categories: 6 events, more than the cap of 2. The count is
-    # then the planner's estimate, and never less than CAP + 1.
-    assert response.context["cl"].result_count >= 3
-    assert len(response.context["cl"].result_list) == AuditLog.objects.count() == 6
+    assert first.context["cl"].result_count == 4  # CAP + 1 rows seen: a bound, not a guess
+    assert first.context["cl"].paginator.count_label == "3+"
+    assert list(first.context["cl"].result_list) == events[:2]
+    assert last.context["cl"].result_count == 6  # the count reached the end: exact
+    assert list(last.context["cl"].result_list) == events[4:]
 
 
 def test_audit_log_filters(staff_client, superuser):
