@@ -4,8 +4,9 @@ Two roles (docs/security.md):
 
 - the owner: owns the schema, runs migrations and this module (DATABASE_URL of `migrate`);
 - the application role (web and worker): SELECT, INSERT, UPDATE, DELETE on the application's
-  tables, INSERT and SELECT only on audit event tables (history cannot be rewritten or
-  erased from the application, whatever it runs), USAGE on sequences, no DDL (no CREATE on
+  tables, SELECT only on audit event tables and pghistory_context (history is written by the
+  triggers alone, and cannot be forged, rewritten or erased from the application, whatever it
+  runs: history_grants below), USAGE on sequences, no DDL (no CREATE on
   the schema, owns nothing), no TRUNCATE, no REFERENCES or TRIGGER, and pg_monitor (the
   read-only statistics the dbhealth dashboard shows, other sessions' queries included) and
   pg_signal_backend (its cancel/terminate actions).
