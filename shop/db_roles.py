@@ -237,7 +237,7 @@ SELECT p.proname, p.oid::regprocedure::text, p.prosecdef, p.proconfig
 def lock_triggers() -> None:
     """Owner-only trigger ignoring, history triggers as the owner: re-applied where undone.
 
-    Cheap when nothing changed (one catalogue read), as it runs after every migrate and flush.
+    Cheap when nothing changed (two catalogue reads), as it runs after every migrate and flush.
     """
     history = history_trigger_functions()
     with transaction.atomic(), connection.cursor() as cursor:

@@ -216,7 +216,8 @@ def assert_locked(history: set[str]) -> None:
         cursor.execute(WRITERS_SQL)
         writers = cursor.fetchall()
         cursor.execute(
-            "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
+            "SELECT proname FROM pg_proc WHERE pronamespace NOT IN "
+            "('pg_catalog'::regnamespace, 'information_schema'::regnamespace) "
             "AND prosrc LIKE '%pgtrigger.ignore%'"
         )
         readers = cursor.fetchall()
