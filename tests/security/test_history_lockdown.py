@@ -200,6 +200,14 @@ def test_the_application_role_cannot_write_history_or_switch_a_trigger_off(app_d
     assert [model.objects.count() for model in EVENT_MODELS] == [0] * len(EVENT_MODELS)
 
 
+@pytest.mark.parametrize("become", ["SET ROLE {}", "SET SESSION AUTHORIZATION {}"])
+def test_the_application_role_cannot_become_the_owner(app_db, become):
+    owner = connection.settings_dict["USER"]
+
+    assert sqlstate(app_db, become.format(owner)) == "42501"
+    assert app_db.execute("SELECT session_user = current_user").fetchone() == (True,)
+
+
 def test_the_owner_can_still_ignore_a_trigger():
     order = OrderFactory(status="delivered")
 
