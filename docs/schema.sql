@@ -25,6 +25,7 @@ COMMENT ON EXTENSION pg_stat_statements IS 'track planning and execution statist
 
 CREATE FUNCTION public._pgh_attach_context() RETURNS uuid
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                     DECLARE
                         _pgh_context_id UUID;
@@ -57,25 +58,30 @@ CREATE FUNCTION public._pgh_attach_context() RETURNS uuid
 
 CREATE FUNCTION public._pgtrigger_should_ignore(trigger_name name) RETURNS boolean
     LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-                DECLARE
-                    _pgtrigger_ignore TEXT[];
-                    _result BOOLEAN;
-                BEGIN
-                    BEGIN
-                        SELECT INTO _pgtrigger_ignore
-                            CURRENT_SETTING('pgtrigger.ignore');
-                        EXCEPTION WHEN OTHERS THEN
-                    END;
-                    IF _pgtrigger_ignore IS NOT NULL THEN
-                        SELECT trigger_name = ANY(_pgtrigger_ignore)
-                        INTO _result;
-                        RETURN _result;
-                    ELSE
-                        RETURN FALSE;
-                    END IF;
-                END;
-            $$;
+        DECLARE
+            _setting text := NULLIF(current_setting('pgtrigger.ignore', true), '');
+            _ignore text[];
+        BEGIN
+            IF _setting IS NULL THEN
+                RETURN FALSE;
+            END IF;
+            IF NOT pg_has_role(
+                session_user,
+                (SELECT proowner FROM pg_proc WHERE oid = 'public._pgtrigger_should_ignore(name)'::regprocedure),
+                'USAGE'
+            ) THEN
+                RETURN FALSE;  -- not the owner: every trigger runs
+            END IF;
+            BEGIN
+                _ignore := _setting::text[];
+            EXCEPTION WHEN OTHERS THEN
+                RETURN FALSE;  -- as pgtrigger's own: a malformed list ignores nothing
+            END;
+            RETURN trigger_name = ANY(_ignore);
+        END
+        $$;
 
 --
 -- Name: pgtrigger_append_only_32bc7(); Type: FUNCTION; Schema: public; Owner: -
@@ -83,6 +89,7 @@ CREATE FUNCTION public._pgtrigger_should_ignore(trigger_name name) RETURNS boole
 
 CREATE FUNCTION public.pgtrigger_append_only_32bc7() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -111,6 +118,7 @@ CREATE FUNCTION public.pgtrigger_append_only_32bc7() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_append_only_62dad() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -139,6 +147,7 @@ CREATE FUNCTION public.pgtrigger_append_only_62dad() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_append_only_7a187() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -167,6 +176,7 @@ CREATE FUNCTION public.pgtrigger_append_only_7a187() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_append_only_9bb86() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -195,6 +205,7 @@ CREATE FUNCTION public.pgtrigger_append_only_9bb86() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_append_only_a4de2() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -223,6 +234,7 @@ CREATE FUNCTION public.pgtrigger_append_only_a4de2() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_append_only_a9ace() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -251,6 +263,7 @@ CREATE FUNCTION public.pgtrigger_append_only_a9ace() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_append_only_d7474() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -279,6 +292,7 @@ CREATE FUNCTION public.pgtrigger_append_only_d7474() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_append_only_d8b78() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -306,7 +320,8 @@ CREATE FUNCTION public.pgtrigger_append_only_d8b78() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_delete_281ce() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -326,7 +341,8 @@ CREATE FUNCTION public.pgtrigger_audit_delete_281ce() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_delete_29b3a() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -346,7 +362,8 @@ CREATE FUNCTION public.pgtrigger_audit_delete_29b3a() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_delete_30416() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -366,7 +383,8 @@ CREATE FUNCTION public.pgtrigger_audit_delete_30416() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_delete_5bec3() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -386,7 +404,8 @@ CREATE FUNCTION public.pgtrigger_audit_delete_5bec3() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_delete_740dd() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -406,7 +425,8 @@ CREATE FUNCTION public.pgtrigger_audit_delete_740dd() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_delete_aa5aa() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -426,7 +446,8 @@ CREATE FUNCTION public.pgtrigger_audit_delete_aa5aa() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_delete_adb50() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -446,7 +467,8 @@ CREATE FUNCTION public.pgtrigger_audit_delete_adb50() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_delete_d927c() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -466,7 +488,8 @@ CREATE FUNCTION public.pgtrigger_audit_delete_d927c() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_insert_0c697() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -486,7 +509,8 @@ CREATE FUNCTION public.pgtrigger_audit_insert_0c697() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_insert_493e9() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -506,7 +530,8 @@ CREATE FUNCTION public.pgtrigger_audit_insert_493e9() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_insert_83435() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -526,7 +551,8 @@ CREATE FUNCTION public.pgtrigger_audit_insert_83435() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_insert_a16a6() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -546,7 +572,8 @@ CREATE FUNCTION public.pgtrigger_audit_insert_a16a6() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_insert_b4b0b() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -566,7 +593,8 @@ CREATE FUNCTION public.pgtrigger_audit_insert_b4b0b() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_insert_b91c0() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -586,7 +614,8 @@ CREATE FUNCTION public.pgtrigger_audit_insert_b91c0() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_insert_badee() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -606,7 +635,8 @@ CREATE FUNCTION public.pgtrigger_audit_insert_badee() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_insert_ebd0c() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -626,7 +656,8 @@ CREATE FUNCTION public.pgtrigger_audit_insert_ebd0c() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_update_053d4() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -646,7 +677,8 @@ CREATE FUNCTION public.pgtrigger_audit_update_053d4() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_update_66044() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -666,7 +698,8 @@ CREATE FUNCTION public.pgtrigger_audit_update_66044() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_update_6db44() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -686,7 +719,8 @@ CREATE FUNCTION public.pgtrigger_audit_update_6db44() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_update_6e2a9() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -706,7 +740,8 @@ CREATE FUNCTION public.pgtrigger_audit_update_6e2a9() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_update_934ee() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -726,7 +761,8 @@ CREATE FUNCTION public.pgtrigger_audit_update_934ee() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_update_98b4e() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -746,7 +782,8 @@ CREATE FUNCTION public.pgtrigger_audit_update_98b4e() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_update_ae13b() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -766,7 +803,8 @@ CREATE FUNCTION public.pgtrigger_audit_update_ae13b() RETURNS trigger
 --
 
 CREATE FUNCTION public.pgtrigger_audit_update_e0a61() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -787,6 +825,7 @@ CREATE FUNCTION public.pgtrigger_audit_update_e0a61() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_order_total_matches_items_cf1ed() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -811,6 +850,7 @@ CREATE FUNCTION public.pgtrigger_order_total_matches_items_cf1ed() RETURNS trigg
 
 CREATE FUNCTION public.pgtrigger_parent_not_a_descendant_2894e() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -847,6 +887,7 @@ CREATE FUNCTION public.pgtrigger_parent_not_a_descendant_2894e() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_status_transition_2e891() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -877,6 +918,7 @@ CREATE FUNCTION public.pgtrigger_status_transition_2e891() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_total_matches_items_34d18() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -900,6 +942,7 @@ CREATE FUNCTION public.pgtrigger_total_matches_items_34d18() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_touch_and_bump_version_9e07c() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -920,6 +963,7 @@ CREATE FUNCTION public.pgtrigger_touch_and_bump_version_9e07c() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_touch_and_bump_version_e21b5() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -940,6 +984,7 @@ CREATE FUNCTION public.pgtrigger_touch_and_bump_version_e21b5() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_touch_updated_at_2b342() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -960,6 +1005,7 @@ CREATE FUNCTION public.pgtrigger_touch_updated_at_2b342() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_touch_updated_at_50ff9() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -980,6 +1026,7 @@ CREATE FUNCTION public.pgtrigger_touch_updated_at_50ff9() RETURNS trigger
 
 CREATE FUNCTION public.pgtrigger_touch_updated_at_8760c() RETURNS trigger
     LANGUAGE plpgsql
+    SET search_path TO 'public', 'pg_temp'
     AS $$
                 
                 BEGIN
@@ -1000,6 +1047,7 @@ CREATE FUNCTION public.pgtrigger_touch_updated_at_8760c() RETURNS trigger
 
 CREATE FUNCTION public.shop_check_order_total(p_order_id bigint) RETURNS void
     LANGUAGE plpgsql STABLE
+    SET search_path TO 'public', 'pg_temp'
     AS $$
 DECLARE
     recorded numeric;

@@ -11,12 +11,21 @@ def _grant_app_role(sender, using, **kwargs):
     db_roles.apply(role=os.environ["DB_APP_ROLE"], password=os.environ.get("DB_APP_PASSWORD"))
 
 
+def _lock_triggers(sender, using, **kwargs):
+    """After every migrate: pgtrigger's re-installed functions locked again (shop/db_roles.py)."""
+    from shop import db_roles
+
+    db_roles.lock_triggers()
+
+
 class ShopConfig(AppConfig):
     """The domain: users, profiles, categories, products, orders and order items."""
 
     name = "shop"
 
     def ready(self):
+        # Whatever the roles: a migration's trigger install resets what lock_triggers() sets.
+        post_migrate.connect(_lock_triggers, sender=self, dispatch_uid="shop-lock-triggers")
         # Set where migrations run as an owner distinct from the application's role
         # (scripts/stack.py, docker-compose.yml); see shop/db_roles.py.
         if os.environ.get("DB_APP_ROLE"):

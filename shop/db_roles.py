@@ -4,8 +4,9 @@ Two roles (docs/security.md):
 
 - the owner: owns the schema, runs migrations and this module (DATABASE_URL of `migrate`);
 - the application role (web and worker): SELECT, INSERT, UPDATE, DELETE on the application's
-  tables, INSERT and SELECT only on audit event tables (history cannot be rewritten or
-  erased from the application, whatever it runs), USAGE on sequences, no DDL (no CREATE on
+  tables, SELECT only on audit event tables and pghistory_context (history is written by the
+  triggers alone, and cannot be forged, rewritten or erased from the application, whatever it
+  runs: history_grants below), USAGE on sequences, no DDL (no CREATE on
   the schema, owns nothing), no TRUNCATE, no REFERENCES or TRIGGER, and pg_monitor (the
   read-only statistics the dbhealth dashboard shows, other sessions' queries included) and
   pg_signal_backend (its cancel/terminate actions).
@@ -109,12 +110,7 @@ def apply(*, role: str, password: str | None = None) -> None:
         # on backends of non-superuser roles.
         sql.SQL("GRANT pg_signal_backend TO {}").format(name),
     ]
-    statements += [
-        # History is append-only for the application: the audit triggers INSERT, the admin
-        # reads; UPDATE and DELETE are the owner's (retention).
-        sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(sql.Identifier(table), name)
-        for table in event_tables()
-    ]
+    statements += history_grants([role])
     function = sql.Identifier(PRUNE_FUNCTION)
     statements += [
         _prune_function(),
@@ -126,3 +122,141 @@ def apply(*, role: str, password: str | None = None) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement.as_string(cursor.connection))
+    lock_triggers()
+
+
+# --- History and triggers: what no application role writes or switches off -------------------
+#
+# The audit triggers write history as the owner (SECURITY DEFINER), so no application role needs,
+# or has, INSERT, UPDATE or DELETE on an event table or on pghistory_context: history holds only
+# events that happened. And pgtrigger's runtime switch (SET pgtrigger.ignore, which any role may
+# set) is honoured for the owner only, so the status, total and audit triggers hold for the
+# application whatever it runs. pgtrigger re-creates its functions with CREATE OR REPLACE on
+# every trigger install (a migration's AddTrigger), which undoes both: lock_triggers() re-applies
+# them after every migrate (shop/apps.py) and tests/security/test_history_lockdown.py fails if
+# any trigger function in the schema is left open.
+
+IGNORE_FUNCTION = "_pgtrigger_should_ignore"  # pgtrigger's, called by each of its trigger functions
+
+# Functions the owner's triggers run are fixed to the schema's tables: with the default path an
+# application session's temporary table (pg_temp, searched first) would stand in for a real one.
+SEARCH_PATH = "public, pg_temp"
+
+
+def history_tables() -> list[str]:
+    """Tables only the audit triggers (and the owner) write: the event tables and the context."""
+    from pghistory.models import Context
+
+    return [*event_tables(), Context._meta.db_table]
+
+
+def history_grants(roles: list[str]) -> list[sql.Composed]:
+    """Read-only history for each of `roles`: SELECT (the admin, the audit log), nothing else."""
+    from audit.models import EVENT_ID_SEQUENCE
+
+    statements = []
+    for role in roles:
+        name = sql.Identifier(role)
+        for table in history_tables():
+            statements += [
+                sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), name),
+                sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), name),
+            ]
+        # The events' ids are drawn by the triggers, as the owner.
+        statements.append(
+            sql.SQL("REVOKE ALL ON SEQUENCE {} FROM {}").format(
+                sql.Identifier(EVENT_ID_SEQUENCE), name
+            )
+        )
+    return statements
+
+
+def _ignore_function() -> sql.Composed:
+    """pgtrigger's _pgtrigger_should_ignore, honouring pgtrigger.ignore for the owner only.
+
+    session_user, not current_user: inside a SECURITY DEFINER trigger current_user is the owner
+    whoever writes, and session_user can only be changed by a superuser. The function's own
+    owner is the role that migrates (CREATE OR REPLACE keeps it), so pg_has_role covers its
+    members and superusers. Unset (the common case) returns at once, with no subtransaction.
+    """
+    return sql.SQL(
+        """
+        CREATE OR REPLACE FUNCTION public.{function}(trigger_name name)
+        RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+        DECLARE
+            _setting text := NULLIF(current_setting('pgtrigger.ignore', true), '');
+            _ignore text[];
+        BEGIN
+            IF _setting IS NULL THEN
+                RETURN FALSE;
+            END IF;
+            IF NOT pg_has_role(
+                session_user,
+                (SELECT proowner FROM pg_proc WHERE oid = 'public.{function}(name)'::regprocedure),
+                'USAGE'
+            ) THEN
+                RETURN FALSE;  -- not the owner: every trigger runs
+            END IF;
+            BEGIN
+                _ignore := _setting::text[];
+            EXCEPTION WHEN OTHERS THEN
+                RETURN FALSE;  -- as pgtrigger's own: a malformed list ignores nothing
+            END;
+            RETURN trigger_name = ANY(_ignore);
+        END
+        $fn$
+        """
+    ).format(function=sql.SQL(IGNORE_FUNCTION))
+
+
+def history_trigger_functions() -> set[str]:
+    """The functions of the audit triggers (pghistory's), by name: these write history."""
+    import pgtrigger
+    from pghistory.trigger import Event
+
+    return {
+        trigger.get_pgid(model)
+        for model, trigger in pgtrigger.registered()
+        if isinstance(trigger, Event)
+    }
+
+
+# Every function of the schema's own (not an extension's) that a trigger may run, with its
+# SECURITY DEFINER and search_path as they are now.
+_FUNCTIONS_SQL = """
+SELECT p.proname, p.oid::regprocedure::text, p.prosecdef, p.proconfig
+  FROM pg_proc p
+ WHERE p.pronamespace = 'public'::regnamespace
+   AND p.prokind = 'f'
+   AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')
+   AND NOT EXISTS (SELECT FROM pg_depend d
+                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+"""
+
+
+def lock_triggers() -> None:
+    """Owner-only trigger ignoring, history triggers as the owner: re-applied where undone.
+
+    Cheap when nothing changed (two catalogue reads), as it runs after every migrate and flush.
+    """
+    history = history_trigger_functions()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure(%s)",
+            [f"public.{IGNORE_FUNCTION}(name)"],
+        )
+        current = cursor.fetchone()
+        wanted = _ignore_function().as_string(cursor.connection)
+        # pgtrigger's own body (or none): ours again. Like pgtrigger's, callable by every role.
+        if current is None or current[0].strip() != wanted.split("$fn$")[1].strip():
+            cursor.execute(wanted)
+        cursor.execute(_FUNCTIONS_SQL)
+        for proname, signature, secdef, config in cursor.fetchall():
+            if proname == IGNORE_FUNCTION:
+                continue
+            definer = secdef or proname in history  # audit_prune_batch stays one too
+            path_set = f"search_path={SEARCH_PATH}" in (config or [])
+            if path_set and secdef == definer:
+                continue
+            security = " SECURITY DEFINER" if definer else ""
+            cursor.execute(f"ALTER FUNCTION {signature}{security} SET search_path = {SEARCH_PATH}")

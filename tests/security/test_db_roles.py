@@ -74,7 +74,7 @@ def test_the_application_role_reads_writes_and_leaves_history(app_db):
     events = app_db.execute(
         "SELECT count(*) FROM audit_orderevent WHERE pgh_obj_id = %s", [order_id]
     ).fetchone()
-    assert events == (1,)  # the trigger wrote history as the application role
+    assert events == (1,)  # the trigger wrote history for the application role (as the owner)
     with app_db.transaction():  # plain DELETE on application tables is allowed
         app_db.execute("DELETE FROM shop_orderitem WHERE order_id = %s", [order_id])
         app_db.execute("DELETE FROM shop_order WHERE id = %s", [order_id])
