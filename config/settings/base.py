@@ -218,7 +218,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["shop.api.parsers.JSONParser"],  # depth, size, NUL limits
     "DEFAULT_FILTER_BACKENDS": ["shop.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "shop.api.pagination.KeysetPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shop.api.schema.ErrorAnswersSchema",  # 400/406/413/415/429/503
     "EXCEPTION_HANDLER": "shop.api.exceptions.exception_handler",
     # Counters live in the default cache (Redis), shared by every web process.
     "DEFAULT_THROTTLE_CLASSES": [
