@@ -198,6 +198,16 @@ def test_a_nul_in_the_session_cookie_is_a_400_everywhere_not_a_500():
     )
 
 
+def test_a_nul_escaped_in_a_quoted_cookie_is_a_400():
+    """What passes gunicorn (which refuses a raw NUL in a header): Python's cookie parser
+    turns the octal escape of a quoted value into a NUL."""
+    response = Client().get(ME, HTTP_COOKIE='sessionid="abcdefgh\\000"')
+
+    assert error(response, 400, "invalid")["fields"] == {
+        "cookie sessionid": ["Contains a NUL character."]
+    }
+
+
 def test_a_nul_in_the_token_is_a_400_and_sends_no_query(anon, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = anon.get(ME, HTTP_AUTHORIZATION="Token abc\x00def")
