@@ -9,6 +9,10 @@ change nothing write nothing (shop/services.py).
 
 import base64
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import pytest
 from django.db import connection, transaction
@@ -283,6 +287,52 @@ def test_a_database_fault_is_a_json_503_with_retry_after_in_every_mode(
     body = error(response, 503, "unavailable")
     assert body["message"] == "The database is unavailable; please try again in a moment."
     assert response["Retry-After"] == "5"
+
+
+OUTAGE = """
+import json
+from django.test import Client
+client = Client(SERVER_NAME="localhost", raise_request_exception=False)
+answers = {}
+for name, response in [
+    ("outage", client.get("/api/v1/products/1/")),
+    ("unknown", client.get("/api/v1/nothing/")),
+    ("slash", client.post("/api/v1/orders", "{}", content_type="application/json")),
+]:
+    answers[name] = [response.status_code, response.get("Retry-After"), response.json()]
+print(json.dumps(answers))
+"""
+
+
+def test_under_make_runs_settings_an_outage_and_bad_urls_are_json(tmp_path):
+    """config.settings.dev (DEBUG on), its database a closed port: a real outage, which
+    waits out DB_POOL_TIMEOUT. Under DEBUG these were the technical 500 and 404 pages."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+        "DATABASE_URL": f"postgres://shop@127.0.0.1:{closed}/shop",
+        "DB_POOL_TIMEOUT": "1",
+        "DB_CONNECT_TIMEOUT": "1",
+        "CACHE_KEY_PREFIX": f"outage-{os.getpid()}",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", OUTAGE],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    unavailable = "The database is unavailable; please try again in a moment."
+    assert answers == {
+        "outage": [503, "5", {"code": "unavailable", "message": unavailable, "fields": {}}],
+        "unknown": [404, None, {"code": "not_found", "fields": {},
+                                "message": "No API endpoint at /api/v1/nothing/."}],
+        "slash": [404, None, {"code": "not_found", "fields": {}, "message":
+                              "No API endpoint at /api/v1/orders; did you mean /api/v1/orders/?"}],
+    }  # fmt: skip
 
 
 # --------------------------------------------------------------------------- strict fields
