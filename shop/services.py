@@ -157,6 +157,11 @@ def user_update(*, user: User, if_match: Collection[str] | None, **changes: str)
         _check_if_match(selectors.user_etag(locked), if_match)
         if "email" in changes:
             changes["email"] = User.objects.normalize_email(changes["email"])
+        # What is already so is not written: an empty PATCH or a resend is no UPDATE and no
+        # audit event (the history would show a change that changed nothing).
+        changes = {name: value for name, value in changes.items() if getattr(locked, name) != value}
+        if not changes:
+            return locked
         for name, value in changes.items():
             setattr(locked, name, value)
         try:
@@ -176,10 +181,21 @@ def user_update(*, user: User, if_match: Collection[str] | None, **changes: str)
 def profile_update(*, user: User, if_match: Collection[str] | None, **changes: str) -> UserProfile:
     """Change the user's profile (made on first change), if its ETag still matches."""
     with transaction.atomic():
-        # A missing profile has the blank profile's ETag; get_or_create's insert races
-        # safely on the primary key, and the loser then locks and re-reads the winner's row.
-        profile, _ = UserProfile.objects.select_for_update().get_or_create(user_id=user.pk)
+        # A missing profile is the blank one (same ETag), made only when something changes:
+        # an empty PATCH, or one that changes nothing, writes no row and no audit event.
+        profile = UserProfile.objects.select_for_update().filter(user_id=user.pk).first()
+        profile = profile or UserProfile(user_id=user.pk)
         _check_if_match(selectors.profile_etag(profile), if_match)
+        changes = {
+            name: value for name, value in changes.items() if getattr(profile, name) != value
+        }
+        if not changes:
+            return profile
+        if profile._state.adding:
+            # get_or_create's insert races safely on the primary key, and the loser then
+            # locks and re-reads the winner's row, whose ETag must still match.
+            profile, _ = UserProfile.objects.select_for_update().get_or_create(user_id=user.pk)
+            _check_if_match(selectors.profile_etag(profile), if_match)
         for name, value in changes.items():
             setattr(profile, name, value)
         try:

@@ -37,11 +37,17 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: every statement of the request, session and user lookups included, carries its
+    # Before anything reads them: a NUL in the path, query, cookies or headers is a 400,
+    # never a PostgreSQL error (shop/api/middleware.py).
+    "shop.api.middleware.HostileInputMiddleware",
+    # Before any SQL: every statement of the request, session and user lookups included, carries its
     # route in a SQL comment and is counted for it (dbhealth/origins.py).
     "dbhealth.origins.OriginMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before CommonMiddleware's APPEND_SLASH: /api/ errors are JSON (404s, 503 on a database
+    # outage) whatever DEBUG is (shop/api/middleware.py).
+    "shop.api.middleware.ApiErrorMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -214,10 +220,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["shop.api.parsers.JSONParser"],  # depth, size, NUL limits
     "DEFAULT_FILTER_BACKENDS": ["shop.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "shop.api.pagination.KeysetPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shop.api.schema.ErrorAnswersSchema",  # 400/406/413/415/429/503
     "EXCEPTION_HANDLER": "shop.api.exceptions.exception_handler",
     # Counters live in the default cache (Redis), shared by every web process.
     "DEFAULT_THROTTLE_CLASSES": [

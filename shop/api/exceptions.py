@@ -8,6 +8,8 @@ is not about a field). Anything that is not a known error stays a 500 and is log
 
 import sys
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
@@ -102,6 +104,12 @@ def page_not_found(request, exception=None):
 def bad_request(request, exception=None):
     """Django's own 400s (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad Host header...),
     in the API's error shape under /api/."""
+    if isinstance(exception, RequestDataTooBig):
+        # The same answer as the API's parser gives a body over the limit (shop/api/parsers.py).
+        message = f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        if request.path.startswith("/api/"):
+            return JsonResponse(error_body("too_large", message), status=413)
+        return HttpResponse(message, content_type="text/plain; charset=utf-8", status=413)
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("bad_request", "The request could not be read."), status=400)
     return django_bad_request(request, exception)
@@ -113,19 +121,32 @@ DATABASE_RETRY_AFTER = "5"
 
 
 def server_error(request):
-    """Django's 500, except when the database could not be reached.
+    """Django's 500 (when DEBUG is off): JSON under /api/, and a 503 for a database outage.
 
-    Django calls this inside its `except` block, so the exception is sys.exc_info(). A lost
-    connection, a server restarting or shutting down (OperationalError, InterfaceError) or
-    no free pooled connection within DB_POOL_TIMEOUT (psycopg_pool.PoolTimeout, which Django
-    wraps as OperationalError) is an outage, not a bug: the answer is 503 with Retry-After,
-    in the API's error shape under /api/. The broken connection is discarded when the
-    request ends (Django closes a connection whose error left it unusable, and the pool
-    checks every connection it hands out), so the pool recovers by itself.
+    Django calls this inside its `except` block, so the exception is sys.exc_info().
     """
     exc = sys.exc_info()[1]
-    if not isinstance(exc, OperationalError | InterfaceError):
-        return django_server_error(request)
+    if isinstance(exc, OperationalError | InterfaceError):
+        return database_unavailable(request)
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side; it is logged."),
+            status=500,
+        )
+    return django_server_error(request)
+
+
+def database_unavailable(request) -> HttpResponse:
+    """The answer while the database cannot be reached, whatever DEBUG is (also called by
+    shop.api.middleware.ApiErrorMiddleware for a view's exception).
+
+    A lost connection, a server restarting or shutting down (OperationalError, InterfaceError)
+    or no free pooled connection within DB_POOL_TIMEOUT (psycopg_pool.PoolTimeout, which
+    Django wraps as OperationalError) is an outage, not a bug: the answer is 503 with
+    Retry-After, in the API's error shape under /api/. The broken connection is discarded
+    when the request ends (Django closes a connection whose error left it unusable, and the
+    pool checks every connection it hands out), so the pool recovers by itself.
+    """
     message = "The database is unavailable; please try again in a moment."
     if request.path.startswith("/api/"):
         response = JsonResponse(error_body("unavailable", message), status=503)

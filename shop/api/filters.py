@@ -23,12 +23,12 @@ MAX_TAGS = 10
 def reject_unknown_params(request, allowed: set[str]) -> None:
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
-        raise ValidationError(
-            {
-                name: [f"Unknown query parameter. Known: {', '.join(sorted(allowed))}."]
-                for name in unknown
-            }
+        known = (
+            f"Known: {', '.join(sorted(allowed))}."
+            if allowed
+            else "This endpoint takes no query parameters."
         )
+        raise ValidationError({name: [f"Unknown query parameter. {known}"] for name in unknown})
 
 
 class StrictFilterBackend(DjangoFilterBackend):

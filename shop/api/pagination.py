@@ -21,6 +21,8 @@ import math
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -44,19 +46,54 @@ def _encode_value(value):
     raise TypeError(f"cannot page on a {type(value).__name__}")
 
 
-def _decode_value(tagged):
+# A cursor this program wrote is under 400 characters; a longer one is refused unread.
+MAX_CURSOR_LENGTH = 1000
+BIGINT = (-(2**63), 2**63 - 1)
+
+
+def _expected(model, name: str):
+    """What a cursor may hold for ordering column `name`: the model field's type and range
+    (a key a real row had always fits its column), or a finite float for an annotation
+    (the search rank). Without this a cursor's 1e999999 reached PostgreSQL as a numeric it
+    could not hold: a 500."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return "f", None
+    if isinstance(field, models.DecimalField):
+        return "d", field
+    if isinstance(field, models.DateTimeField):
+        return "t", None
+    if isinstance(field, models.IntegerField | models.AutoField):
+        return "i", None
+    raise TypeError(f"cannot page on {name}")
+
+
+def _decode_value(tagged, expected):
+    if not (isinstance(tagged, list) and len(tagged) == 2):
+        raise ValueError("bad cursor value")
     tag, raw = tagged
-    if tag == "i" and isinstance(raw, int) and not isinstance(raw, bool):
+    want, field = expected
+    if tag != want:
+        raise ValueError("cursor value of another type")
+    is_int = isinstance(raw, int) and not isinstance(raw, bool)
+    if tag == "i" and is_int and BIGINT[0] <= raw <= BIGINT[1]:
         return raw
-    if tag == "d" and isinstance(raw, str):
+    if tag == "d" and isinstance(raw, str) and len(raw) <= 40:
         value = Decimal(raw)
         if value.is_finite():
-            return value
-    if tag == "f" and isinstance(raw, str):
+            # At most the column's digits: numeric(10, 2) holds |value| < 10^8, 2 places.
+            _, digits, exponent = value.as_tuple()
+            whole = len(digits) + exponent
+            if whole <= field.max_digits - field.decimal_places and -exponent <= (
+                field.decimal_places
+            ):
+                return value
+    if tag == "f" and isinstance(raw, str) and len(raw) <= 40:
         value = float(raw)
         if math.isfinite(value):
             return value
-    if tag == "t" and isinstance(raw, str):
+    if tag == "t" and isinstance(raw, str) and len(raw) <= 40:
         value = datetime.fromisoformat(raw)
         if value.tzinfo is not None:
             return value
@@ -95,16 +132,27 @@ class KeysetPagination(BasePagination):
             )
         return int(raw)
 
-    def _decode_cursor(self, request, ordering: list[str]):
+    def _decode_cursor(self, request, ordering: list[str], model):
+        """The cursor's values, checked one by one against the ordering's columns: type,
+        shape, length and range. Anything else is a 400 naming the cursor parameter."""
         raw = request.query_params.get(self.cursor_query_param)
         if raw is None:
             return None
         try:
+            if len(raw) > MAX_CURSOR_LENGTH:
+                raise ValueError("cursor too long")
             padded = raw + "=" * (-len(raw) % 4)
             payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-            if payload["o"] != ordering or len(payload["v"]) != len(ordering):
+            if not isinstance(payload, dict) or set(payload) != {"o", "v", "r"}:
+                raise ValueError("bad cursor shape")
+            if payload["o"] != ordering or not isinstance(payload["v"], list):
                 raise ValueError("cursor from another ordering")
-            values = [_decode_value(tagged) for tagged in payload["v"]]
+            if len(payload["v"]) != len(ordering):
+                raise ValueError("cursor from another ordering")
+            values = [
+                _decode_value(tagged, _expected(model, name.lstrip("-")))
+                for tagged, name in zip(payload["v"], ordering, strict=True)
+            ]
             reverse = payload["r"]
             if not isinstance(reverse, bool):
                 raise ValueError("bad direction")
@@ -115,6 +163,7 @@ class KeysetPagination(BasePagination):
             UnicodeError,
             binascii.Error,
             InvalidOperation,
+            RecursionError,  # JSON nested a thousand deep
         ):
             raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
         return values, reverse
@@ -131,7 +180,7 @@ class KeysetPagination(BasePagination):
             raise ValueError("keyset pagination needs an ordering in one direction")
         fields = [name.lstrip("-") for name in ordering]
         size = self._page_size(request)
-        cursor = self._decode_cursor(request, ordering)
+        cursor = self._decode_cursor(request, ordering, queryset.model)
 
         reverse = False
         if cursor is not None:

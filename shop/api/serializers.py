@@ -5,6 +5,7 @@ import functools
 
 from rest_framework import serializers
 
+from shop.api import fields as strict
 from shop.models import Order
 from shop.services import MAX_LINE_QUANTITY, MAX_ORDER_LINES
 
@@ -38,17 +39,17 @@ class ErrorSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------- accounts
 
 
-class RegisterInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(
+class RegisterInput(strict.InputSerializer):
+    username = strict.StrictCharField(max_length=150)
+    email = strict.StrictEmailField(max_length=254)
+    password = strict.StrictCharField(
         max_length=128, write_only=True, trim_whitespace=False, style={"input_type": "password"}
     )
 
 
-class LoginInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+class LoginInput(strict.InputSerializer):
+    username = strict.StrictCharField(max_length=150)
+    password = strict.StrictCharField(max_length=128, trim_whitespace=False)
 
 
 class TokenOutput(serializers.Serializer):
@@ -63,19 +64,19 @@ class UserOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class UserUpdateInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150, required=False)
-    email = serializers.EmailField(max_length=254, required=False)
+class UserUpdateInput(strict.InputSerializer):
+    username = strict.StrictCharField(max_length=150, required=False)
+    email = strict.StrictEmailField(max_length=254, required=False)
 
 
-class ProfileSerializer(serializers.Serializer):
+class ProfileSerializer(strict.InputSerializer):
     """Profile in and out (every field optional on PATCH)."""
 
-    first_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
-    last_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
-    phone = serializers.CharField(max_length=32, allow_blank=True, required=False)
-    bio = serializers.CharField(max_length=2000, allow_blank=True, required=False)
-    avatar_url = serializers.URLField(max_length=500, allow_blank=True, required=False)
+    first_name = strict.StrictCharField(max_length=150, allow_blank=True, required=False)
+    last_name = strict.StrictCharField(max_length=150, allow_blank=True, required=False)
+    phone = strict.StrictCharField(max_length=32, allow_blank=True, required=False)
+    bio = strict.StrictCharField(max_length=2000, allow_blank=True, required=False)
+    avatar_url = strict.StrictURLField(max_length=500, allow_blank=True, required=False)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -113,13 +114,13 @@ class ProductOutput(serializers.Serializer):
 # --------------------------------------------------------------------------- orders
 
 
-class ShippingAddressSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    line1 = serializers.CharField(max_length=200)
-    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    city = serializers.CharField(max_length=100)
-    postal_code = serializers.CharField(max_length=20)
-    country = serializers.RegexField(
+class ShippingAddressSerializer(strict.InputSerializer):
+    name = strict.StrictCharField(max_length=200)
+    line1 = strict.StrictCharField(max_length=200)
+    line2 = strict.StrictCharField(max_length=200, required=False, allow_blank=True)
+    city = strict.StrictCharField(max_length=100)
+    postal_code = strict.StrictCharField(max_length=20)
+    country = strict.StrictRegexField(
         r"^[A-Z]{2}$",
         max_length=2,
         error_messages={"invalid": "Use the ISO 3166-1 alpha-2 code, e.g. GB."},
@@ -132,12 +133,12 @@ class ShippingAddressSerializer(serializers.Serializer):
         return value
 
 
-class OrderLineInput(serializers.Serializer):
-    product = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT)
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
+class OrderLineInput(strict.InputSerializer):
+    product = strict.StrictIntegerField(min_value=1, max_value=MAX_BIGINT)
+    quantity = strict.StrictIntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
 
 
-class OrderCreateInput(serializers.Serializer):
+class OrderCreateInput(strict.InputSerializer):
     items = OrderLineInput(many=True, min_length=1, max_length=MAX_ORDER_LINES)
     shipping_address = ShippingAddressSerializer()
 
@@ -154,12 +155,12 @@ class OrderCreateInput(serializers.Serializer):
         return items
 
 
-class OrderUpdateInput(serializers.Serializer):
+class OrderUpdateInput(strict.InputSerializer):
     shipping_address = ShippingAddressSerializer()
 
 
-class OrderTransitionInput(serializers.Serializer):
-    status = serializers.ChoiceField(
+class OrderTransitionInput(strict.InputSerializer):
+    status = strict.StrictChoiceField(
         choices=[status for status in Order.Status.values if status != Order.Status.PENDING]
     )
 

@@ -276,15 +276,18 @@ def test_forged_or_foreign_cursors_are_400(anon, payload):
     }
 
 
-def test_a_cursor_beyond_the_last_bigint_is_an_empty_page_not_an_error(anon):
+def test_a_cursor_beyond_the_last_bigint_is_a_400_not_an_error(anon):
+    """No row has such a key, so no page link ever held it: the cursor is forged (it was an
+    empty page; cursors are now checked against their columns' ranges)."""
     ProductFactory()
     payload = {"o": ["-created_at", "-id"], "v": [["t", T0.isoformat()], ["i", 10**30]], "r": 0}
     payload["r"] = False
 
-    response = anon.get(f"{PRODUCTS}?cursor={encode(payload)}")
+    body = error(anon.get(f"{PRODUCTS}?cursor={encode(payload)}"), 400, "invalid")
 
-    assert response.status_code == 200
-    assert response.json()["results"] == []
+    assert body["fields"] == {
+        "cursor": ["Invalid cursor: use the next or previous link of a page as it is."]
+    }
 
 
 @pytest.mark.parametrize("page_size", [5, 50])
@@ -349,15 +352,17 @@ def test_unknown_api_urls_get_the_json_error_shape(anon):
     assert body["message"] == "No API endpoint at /api/v1/nothing-here/."
 
 
-def test_an_oversized_body_is_a_json_400_and_nothing_is_written(api):
+def test_an_oversized_body_is_a_json_413_and_nothing_is_written(api):
+    """(It was a 400 bad_request: 413 is the status for exactly this, and the API's parser
+    and Django's own limit now give the same answer.)"""
     before = row_counts()
     huge = '{"items": [], "padding": "' + "x" * 3_000_000 + '"}'
 
     body = error(
-        api.post("/api/v1/orders/", huge, content_type="application/json"), 400, "bad_request"
+        api.post("/api/v1/orders/", huge, content_type="application/json"), 413, "too_large"
     )
 
-    assert body["message"] == "The request could not be read."
+    assert body["message"] == "The request body is over 2621440 bytes."
     assert row_counts() == before
 
 

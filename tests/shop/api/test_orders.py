@@ -43,11 +43,26 @@ def order_body(*lines, address=ADDRESS) -> dict:
 # --------------------------------------------------------------------------- create
 
 
+def test_a_price_sent_by_the_client_is_a_400_naming_it_and_nothing_is_written(api, desk):
+    """Prices are never the client's: a unit_price in a line was silently ignored, and is
+    now refused as any unknown key is (the test above sent one and expected it ignored)."""
+    body = order_body((desk, 2))
+    body["items"][0]["unit_price"] = "0.01"
+    before = row_counts()
+
+    body = error(api.post(ORDERS, body), 400, "invalid")
+
+    assert body["fields"] == {
+        "items": {"0": {"unit_price": ["Unknown field. Known: product, quantity."]}}
+    }
+    assert body["message"] == "items.0.unit_price: Unknown field. Known: product, quantity."
+    assert row_counts() == before
+
+
 def test_create_prices_from_the_database_and_takes_the_stock(
     api, user, desk, lamp, immediate_constraints, django_assert_num_queries
 ):
     body = order_body((desk, 2), (lamp, 1))
-    body["items"][0]["unit_price"] = "0.01"  # ignored: prices are never the client's
 
     # token, SAVEPOINT, lock products, UPDATE stock, INSERT order, INSERT items, RELEASE;
     # the response is built from what the INSERTs returned (no reading back); and one to
