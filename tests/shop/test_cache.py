@@ -154,12 +154,16 @@ def test_redis_down_reads_fall_back_to_postgres_and_caching_resumes(
 
     private_redis.start()
     monkeypatch.setattr(shop_cache.breaker, "_open_until", 0.0)  # the breaker's 5 s elapse
-    with django_assert_num_queries(0):
+    # The append-only file brought the entry back, but a restarted server begins a new
+    # epoch: what it reloaded may predate an invalidation it never received.
+    with django_assert_num_queries(1):
         back = cached(Family.PRODUCT, key, lambda: product_name(product.pk))
+    with django_assert_num_queries(0):
+        again = cached(Family.PRODUCT, key, lambda: product_name(product.pk))
 
     assert down == ["Lamp", "Lamp"]
-    assert back == "Lamp"  # the append-only file kept the entry across the restart
-    assert shop_cache.stats()["product"] == {"hit": 1, "miss": 1}  # none counted while down
+    assert back == again == "Lamp"
+    assert shop_cache.stats()["product"] == {"hit": 1, "miss": 2}  # none counted while down
 
 
 def test_invalidation_while_redis_is_down_does_not_fail_the_write(
@@ -211,7 +215,9 @@ def test_a_batch_sends_what_committed_in_one_round_trip_when_it_ends(redis_round
         shop_cache.write_through(Family.ORDER, shop_cache.order_key(1), {"id": 1})
         assert redis_round_trips == []  # committed, but not sent yet
 
-    assert redis_round_trips == [["DEL", "INCRBY", "SET"]]
+    # The detail's DEL and its tombstone, the list generation, the write-through (a script:
+    # it stores under the current epoch).
+    assert redis_round_trips == [["DEL", "SET", "INCRBY", "EVAL"]]
     assert cache.get(product_key(products[0].pk)) is None
     assert cache.get(product_key(products[1].pk)) == "cached"  # its transaction rolled back
     assert cache.get(shop_cache.order_key(1)) == {"id": 1}
