@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 import redis
+from django.core.management import call_command
 from django.db import transaction
 
 from scripts.stack import EmbeddedRedis
@@ -364,3 +365,16 @@ def test_the_warm_task_does_not_store_a_detail_a_cancel_overtook(
     after = anon.get(product_url(product)).json()
 
     assert after["stock_quantity"] == Product.objects.get(pk=product.pk).stock_quantity == 7
+
+
+def test_seeding_retires_every_cached_page(anon, django_capture_on_commit_callbacks):
+    product = ProductFactory()
+    before = [p["id"] for p in anon.get("/api/v1/products/").json()["results"]]  # now cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed", users=1, categories=1, products=3, orders=0, verbosity=0)
+    after = [p["id"] for p in anon.get("/api/v1/products/").json()["results"]]
+
+    assert before == [product.pk]
+    assert sorted(after) == sorted(Product.objects.values_list("pk", flat=True))
+    assert len(after) == 4
