@@ -406,9 +406,11 @@ def stats() -> dict[str, dict[str, int]]:
 Action = Callable[[Pipeline], Any]
 _batch: ContextVar[list[Action] | None] = ContextVar("cache_batch", default=None)
 
-# Connections for invalidations, with a read timeout of DRAIN_SECONDS (the cache's own have
-# 0.5 s): an invalidation is never abandoned on a timeout, which would drop it from Redis's
-# queue. One pool per cache client (tests point the cache at servers of their own).
+# Connections for invalidations, apart from the cache's: one may be held for up to
+# DRAIN_SECONDS by a thread waiting for Redis to answer (an invalidation is never abandoned
+# on a timeout, which would drop it from Redis's queue). Their own timeouts stay short, so
+# connecting and redis-py's health checks still fail fast. One pool per cache client (tests
+# point the cache at servers of their own).
 _pools: dict[int, tuple[redis.ConnectionPool, redis.ConnectionPool]] = {}
 _pools_lock = threading.Lock()
 
@@ -417,8 +419,9 @@ def _sender_pool() -> redis.ConnectionPool:
     base = get_redis_connection("default").connection_pool
     with _pools_lock:
         if id(base) not in _pools:
-            kwargs = {**base.connection_kwargs, "socket_timeout": DRAIN_SECONDS}
-            pool = redis.ConnectionPool(connection_class=base.connection_class, **kwargs)
+            pool = redis.ConnectionPool(
+                connection_class=base.connection_class, **base.connection_kwargs
+            )
             _pools[id(base)] = (base, pool)  # holds base: its id is not reused
         return _pools[id(base)][1]
 
@@ -467,7 +470,7 @@ def _drain(
     try:
         for _ in range(replies):
             try:
-                connection.read_response()
+                connection.read_response(timeout=DRAIN_SECONDS)
             except ResponseError as error:  # a command refused: a bug, not an outage
                 log.error("cache command refused: %s", error)
     except RedisError as error:
