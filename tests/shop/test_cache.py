@@ -8,6 +8,7 @@ import socket
 import threading
 
 import pytest
+import redis
 from django.core.cache import cache
 from django.db import connection, transaction
 
@@ -237,3 +238,31 @@ def test_a_batch_that_raises_after_commit_still_sends_what_committed():
         checkout()
 
     assert cache.get(product_key(product.pk)) is None
+
+
+def test_an_invalidation_whose_connection_dies_during_a_pause_is_repaired_by_a_new_epoch(
+    private_redis, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    product = ProductFactory(name="Old name")
+    key = product_key(product.pk)
+    cached(Family.PRODUCT, key, lambda: product_name(product.pk))  # cached
+    control = redis.Redis.from_url(private_redis.url())
+    control.execute_command("CLIENT", "PAUSE", 2000, "WRITE")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Product.objects.filter(pk=product.pk).update(name="New name")
+        invalidate_products([product.pk])
+    # Its 0.5 s have passed and it waits on its connection: drop that, as a network fault
+    # would, with the invalidation still queued in Redis (the pause holds it).
+    waiting = [t for t in threading.enumerate() if t.name == "cache-invalidation"]
+    control.client_kill_filter(_type="normal", skipme=True)
+    for thread in waiting:
+        thread.join(timeout=10)  # it has sent the new epoch, which the pause holds too
+    # Wait out the pause: a write sent now runs when it ends, after what was queued before.
+    redis.Redis.from_url(private_redis.url(), socket_timeout=10).set("pause-over", 1)
+    shop_cache.breaker.reset()  # as in a process that saw no Redis error and lost nothing
+    with django_assert_num_queries(1):  # a miss: the entry belongs to the old epoch
+        after = cached(Family.PRODUCT, key, lambda: product_name(product.pk))
+
+    assert len(waiting) == 1
+    assert after == "New name"
