@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from shop import cache
 from shop.factories import (
     CategoryFactory,
     ProductFactory,
@@ -123,6 +124,7 @@ class Command(BaseCommand):
                 )
             except NotOwner as error:
                 raise CommandError(str(error)) from error
+            cache.invalidate_everything()  # the rows were written past the services
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Seeded {counts['users']} users, {counts['categories']} categories, "
@@ -140,6 +142,7 @@ class Command(BaseCommand):
         categories = self.seed_categories(options["categories"])
         products = self.seed_products(options["products"], categories)
         orders = self.seed_orders(options["orders"], users, products)
+        cache.invalidate_everything()  # the rows were written past the services
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded {len(users)} users, {len(categories)} categories, "
