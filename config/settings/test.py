@@ -23,3 +23,12 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Concurrency tests use threads, each with its own connection, all from one pool.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DB_NAME", "test_shop")}
+
+# The staff alias is the same test database; Django creates nothing for it. Tests reach it
+# only through the emulation below, or by pointing it at a real login (tests/security).
+DATABASES["staff"]["TEST"] = {"MIRROR": "default"}
+
+# Test-only: the suite's connection is the owner, and every request runs with SET LOCAL ROLE
+# as the login production would use (shop/api/rls.py): shoppers' as pgshop_app, staff paths
+# as pgshop_staff. The roles are made once per session (tests/conftest.py django_db_setup).
+DB_EMULATED_ROLES = {"app": "pgshop_app", "staff": "pgshop_staff"}
