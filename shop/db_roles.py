@@ -143,14 +143,17 @@ def separate(*, app_role: str, staff_role: str) -> None:
     A direct membership made by hand (GRANT pgshop_staff TO pgshop_app) is revoked; one
     through a third role cannot be revoked from here, so it stops the command instead.
     """
+    # No % in the text: a context wrapper may add parameters to any statement (pghistory).
     check = sql.SQL(
         "DO $$ BEGIN "
         "IF EXISTS (SELECT FROM pg_auth_members m WHERE m.roleid = {granted}::regrole "
         "AND m.member = {member}::regrole) THEN "
-        "EXECUTE format('REVOKE %I FROM %I', {granted}, {member}); END IF; "
+        "EXECUTE 'REVOKE ' || quote_ident({granted}) || ' FROM ' || quote_ident({member}); "
+        "END IF; "
         "IF pg_has_role({member}, {granted}, 'MEMBER') THEN "
-        "RAISE EXCEPTION '% is a member of % through another role', {member}, {granted} "
-        "USING ERRCODE = 'insufficient_privilege'; END IF; END $$"
+        "RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', "
+        "MESSAGE = {member} || ' is a member of ' || {granted} || ' through another role'; "
+        "END IF; END $$"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         for granted, member in ((staff_role, app_role), (app_role, staff_role)):
