@@ -78,6 +78,35 @@ CREATE FUNCTION public._pgtrigger_should_ignore(trigger_name name) RETURNS boole
             $$;
 
 --
+-- Name: audit_prune_batch(regclass, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit_prune_batch(tbl regclass, cutoff timestamp with time zone, batch integer) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $_$
+        DECLARE
+            deleted int;
+        BEGIN
+            IF tbl::text <> ALL ('{audit_userevent,audit_usergroupevent,audit_userpermissionevent,audit_userprofileevent,audit_categoryevent,audit_productevent,audit_orderevent,audit_orderitemevent}'::text[]) THEN
+                RAISE EXCEPTION '% is not an audit event table', tbl
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF cutoff > now() - make_interval(days => 365) THEN
+                RAISE EXCEPTION 'events newer than % days are kept', 365
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            PERFORM set_config('audit.prune_before', cutoff::text, true);
+            EXECUTE format(
+                'DELETE FROM %s WHERE pgh_id IN (SELECT pgh_id FROM %s '
+                'WHERE pgh_created_at < $1 ORDER BY pgh_created_at, pgh_id LIMIT $2)', tbl, tbl
+            ) USING cutoff, batch;
+            GET DIAGNOSTICS deleted = ROW_COUNT;
+            RETURN deleted;
+        END
+        $_$;
+
+--
 -- Name: pgtrigger_append_only_32bc7(); Type: FUNCTION; Schema: public; Owner: -
 --
 
