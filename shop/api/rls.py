@@ -82,15 +82,8 @@ def _scoped(execute, sql, params, many, context):
         or cursor.connection.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
     ):
         return execute(sql, params, many, context)
-    if role is not None:
-        raw = cursor.connection
-        if raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-            # On the raw connection, before the statement: not one of the request's queries
-            # (the tests' captured SQL and exact counts stay as in production), and again
-            # before every statement, as a ROLLBACK TO SAVEPOINT may have undone the last one.
-            # A role name from settings, never from input; SET takes no parameter.
-            raw.execute(f'SET LOCAL ROLE "{role}"')
-            role = None
+    if role is not None and not cursor.connection.autocommit:
+        role = None  # in a transaction: _as_login has set it on the connection already
     if user_id is None and role is None:
         return execute(sql, params, many, context)
     if getattr(cursor, "name", None):
@@ -106,14 +99,37 @@ def _scoped(execute, sql, params, many, context):
             prefix = f"SELECT set_config('{SETTING}', %s, true); "
             params = (str(user_id), *(params or ()))
     if role is not None:
-        # Outside a transaction (autocommit: the live-server tests) the statement is its own
-        # transaction, so the role goes in front of it, in the same round trip.
+        # Outside a transaction (autocommit: the live-server tests) SET LOCAL on its own would
+        # end with its own implicit transaction: the role goes in front of the statement, in
+        # the same round trip (and so here, in the innermost wrapper, after the others'
+        # prefixes).
         prefix = f'SET LOCAL ROLE "{role}"; ' + prefix
     text = prefix + text
     result = execute(text.encode() if is_bytes else text, params, many, context)
     while result is not None and result.nextset():  # leave the cursor on the statement's rows
         pass
     return result
+
+
+def _as_login(execute, sql, params, many, context):
+    """Tests only: in a transaction, SET LOCAL ROLE before each statement of the request.
+
+    Installed first (DatabaseRoleMiddleware), so the session and user lookups of the
+    middleware run as the role too. Sent on the raw connection: not one of the request's
+    queries (the tests' captured SQL and exact counts stay as in production). Before every
+    statement, as a ROLLBACK TO SAVEPOINT may have undone the last one. In autocommit,
+    _scoped puts the role in front of the statement instead.
+    """
+    raw = context["cursor"].connection
+    role = _emulated_role()
+    if (
+        role is not None
+        and not raw.autocommit
+        and raw.info.transaction_status != psycopg.pq.TransactionStatus.INERROR
+    ):
+        # A role name from settings, never from input; SET takes no parameter.
+        raw.execute(f'SET LOCAL ROLE "{role}"')
+    return execute(sql, params, many, context)
 
 
 def _reset_emulated_role() -> None:
@@ -159,12 +175,21 @@ class DatabaseRoleMiddleware:
     def __call__(self, request):
         if request.path.startswith(STAFF_PATHS):
             with staff():
-                return self.get_response(request)
+                return self._respond(request)
         token = _login.set("app")
         try:
-            return self.get_response(request)
+            return self._respond(request)
         finally:
             _login.reset(token)
+
+    def _respond(self, request):
+        if not getattr(settings, "DB_EMULATED_ROLES", None):
+            return self.get_response(request)
+        try:
+            with connection.execute_wrapper(_as_login):
+                return self.get_response(request)
+        finally:
+            _reset_emulated_role()
 
 
 class ShopperScopeMiddleware:
@@ -183,5 +208,3 @@ class ShopperScopeMiddleware:
                 return self.get_response(request)
         finally:
             _shopper.reset(token)
-            if _emulated_role():
-                _reset_emulated_role()
