@@ -30,9 +30,9 @@ the setting (docs/security.md says why that is accepted).
 Tests (settings DB_EMULATED_ROLES, test settings only): pytest-django runs each test in one
 transaction on one owner connection, which a second login could not see into. The owner may
 SET ROLE to either login role, so DatabaseRoleMiddleware's wrapper (_as_login) then runs
-`SET LOCAL ROLE pgshop_app` (or pgshop_staff) before every statement of a request: the request runs with exactly that role's
-grants and policies, transaction-locally, and the test's own queries run as the owner again
-afterwards.
+`SET LOCAL ROLE pgshop_app` (or pgshop_staff) before every statement of a request: the
+request runs with exactly that role's grants and policies, transaction-locally, and the
+test's own queries run as the owner again afterwards.
 """
 
 import contextlib
