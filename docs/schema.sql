@@ -84,6 +84,35 @@ CREATE FUNCTION public._pgtrigger_should_ignore(trigger_name name) RETURNS boole
         $$;
 
 --
+-- Name: audit_prune_batch(regclass, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit_prune_batch(tbl regclass, cutoff timestamp with time zone, batch integer) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    AS $_$
+        DECLARE
+            deleted int;
+        BEGIN
+            IF tbl::text <> ALL ('{audit_userevent,audit_usergroupevent,audit_userpermissionevent,audit_userprofileevent,audit_categoryevent,audit_productevent,audit_orderevent,audit_orderitemevent}'::text[]) THEN
+                RAISE EXCEPTION '% is not an audit event table', tbl
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF cutoff > now() - make_interval(days => 365) THEN
+                RAISE EXCEPTION 'events newer than % days are kept', 365
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            PERFORM set_config('audit.prune_before', cutoff::text, true);
+            EXECUTE format(
+                'DELETE FROM %s WHERE pgh_id IN (SELECT pgh_id FROM %s '
+                'WHERE pgh_created_at < $1 ORDER BY pgh_created_at, pgh_id LIMIT $2)', tbl, tbl
+            ) USING cutoff, batch;
+            GET DIAGNOSTICS deleted = ROW_COUNT;
+            RETURN deleted;
+        END
+        $_$;
+
+--
 -- Name: pgtrigger_append_only_32bc7(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1421,7 +1450,7 @@ COMMENT ON COLUMN public.audit_userprofileevent.pgh_user_id IS 'pgh_context->>''
 -- Name: audit_log; Type: VIEW; Schema: public; Owner: -
 --
 
-CREATE VIEW public.audit_log AS
+CREATE VIEW public.audit_log WITH (security_invoker='true') AS
  SELECT audit_userevent.pgh_id,
     audit_userevent.pgh_created_at,
     audit_userevent.pgh_label,
@@ -3520,6 +3549,152 @@ ALTER TABLE ONLY public.shop_userprofile
     ADD CONSTRAINT shop_userprofile_user_id_f68b553c_fk_shop_user_id FOREIGN KEY (user_id) REFERENCES public.shop_user(id) DEFERRABLE INITIALLY DEFERRED;
 
 --
+-- Name: audit_orderevent; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_orderevent ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_orderevent audit_orderevent_record; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_orderevent_record ON public.audit_orderevent FOR INSERT WITH CHECK (true);
+
+--
+-- Name: audit_orderevent audit_orderevent_shopper; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_orderevent_shopper ON public.audit_orderevent FOR SELECT USING ((user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint));
+
+--
+-- Name: audit_orderevent audit_orderevent_staff; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_orderevent_staff ON public.audit_orderevent TO pgshop_staff USING (true) WITH CHECK (true);
+
+--
+-- Name: audit_orderitemevent; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_orderitemevent ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_orderitemevent audit_orderitemevent_record; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_orderitemevent_record ON public.audit_orderitemevent FOR INSERT WITH CHECK (true);
+
+--
+-- Name: audit_orderitemevent audit_orderitemevent_shopper; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_orderitemevent_shopper ON public.audit_orderitemevent FOR SELECT USING ((EXISTS ( SELECT 1
+   FROM public.shop_order o
+  WHERE ((o.id = audit_orderitemevent.order_id) AND (o.user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint)))));
+
+--
+-- Name: audit_orderitemevent audit_orderitemevent_staff; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_orderitemevent_staff ON public.audit_orderitemevent TO pgshop_staff USING (true) WITH CHECK (true);
+
+--
+-- Name: audit_userevent; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_userevent ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_userevent audit_userevent_record; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_userevent_record ON public.audit_userevent FOR INSERT WITH CHECK (true);
+
+--
+-- Name: audit_userevent audit_userevent_shopper; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_userevent_shopper ON public.audit_userevent FOR SELECT USING ((id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint));
+
+--
+-- Name: audit_userevent audit_userevent_staff; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_userevent_staff ON public.audit_userevent TO pgshop_staff USING (true) WITH CHECK (true);
+
+--
+-- Name: audit_usergroupevent; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_usergroupevent ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_usergroupevent audit_usergroupevent_record; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_usergroupevent_record ON public.audit_usergroupevent FOR INSERT WITH CHECK (true);
+
+--
+-- Name: audit_usergroupevent audit_usergroupevent_shopper; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_usergroupevent_shopper ON public.audit_usergroupevent FOR SELECT USING ((user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint));
+
+--
+-- Name: audit_usergroupevent audit_usergroupevent_staff; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_usergroupevent_staff ON public.audit_usergroupevent TO pgshop_staff USING (true) WITH CHECK (true);
+
+--
+-- Name: audit_userpermissionevent; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_userpermissionevent ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_userpermissionevent audit_userpermissionevent_record; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_userpermissionevent_record ON public.audit_userpermissionevent FOR INSERT WITH CHECK (true);
+
+--
+-- Name: audit_userpermissionevent audit_userpermissionevent_shopper; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_userpermissionevent_shopper ON public.audit_userpermissionevent FOR SELECT USING ((user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint));
+
+--
+-- Name: audit_userpermissionevent audit_userpermissionevent_staff; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_userpermissionevent_staff ON public.audit_userpermissionevent TO pgshop_staff USING (true) WITH CHECK (true);
+
+--
+-- Name: audit_userprofileevent; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_userprofileevent ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_userprofileevent audit_userprofileevent_record; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_userprofileevent_record ON public.audit_userprofileevent FOR INSERT WITH CHECK (true);
+
+--
+-- Name: audit_userprofileevent audit_userprofileevent_shopper; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_userprofileevent_shopper ON public.audit_userprofileevent FOR SELECT USING ((user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint));
+
+--
+-- Name: audit_userprofileevent audit_userprofileevent_staff; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_userprofileevent_staff ON public.audit_userprofileevent TO pgshop_staff USING (true) WITH CHECK (true);
+
+--
 -- Name: shop_order; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -3529,7 +3704,13 @@ ALTER TABLE public.shop_order ENABLE ROW LEVEL SECURITY;
 -- Name: shop_order shop_order_shopper; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY shop_order_shopper ON public.shop_order USING ((((NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint IS NULL) OR (user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint))) WITH CHECK ((((NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint IS NULL) OR (user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint)));
+CREATE POLICY shop_order_shopper ON public.shop_order USING ((user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint)) WITH CHECK ((user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint));
+
+--
+-- Name: shop_order shop_order_staff; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY shop_order_staff ON public.shop_order TO pgshop_staff USING (true) WITH CHECK (true);
 
 --
 -- Name: shop_orderitem; Type: ROW SECURITY; Schema: public; Owner: -
@@ -3541,11 +3722,17 @@ ALTER TABLE public.shop_orderitem ENABLE ROW LEVEL SECURITY;
 -- Name: shop_orderitem shop_orderitem_shopper; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY shop_orderitem_shopper ON public.shop_orderitem USING ((((NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint IS NULL) OR (EXISTS ( SELECT 1
+CREATE POLICY shop_orderitem_shopper ON public.shop_orderitem USING ((EXISTS ( SELECT 1
    FROM public.shop_order o
-  WHERE ((o.id = shop_orderitem.order_id) AND (o.user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint)))))) WITH CHECK ((((NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint IS NULL) OR (EXISTS ( SELECT 1
+  WHERE ((o.id = shop_orderitem.order_id) AND (o.user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint))))) WITH CHECK ((EXISTS ( SELECT 1
    FROM public.shop_order o
-  WHERE ((o.id = shop_orderitem.order_id) AND (o.user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint))))));
+  WHERE ((o.id = shop_orderitem.order_id) AND (o.user_id = (NULLIF(current_setting('app.rls_user_id'::text, true), ''::text))::bigint)))));
+
+--
+-- Name: shop_orderitem shop_orderitem_staff; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY shop_orderitem_staff ON public.shop_orderitem TO pgshop_staff USING (true) WITH CHECK (true);
 
 --
 -- PostgreSQL database dump complete

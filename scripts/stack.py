@@ -397,6 +397,9 @@ def celery_exists() -> bool:
 # seeding and the role itself are the owner's (postgres). Only with the embedded server: a
 # DATABASE_URL given by the caller is used for everything, as given.
 APP_ROLE = "pgshop_app"
+# The staff login (shop/api/rls.py): the web's admin and staff API (STAFF_DATABASE_URL), the
+# worker and beat (their DATABASE_URL). The app role is not a member of it.
+STAFF_ROLE = "pgshop_staff"
 
 
 # The web server of `make run` is production's (gunicorn, as in docker-compose.yml), with
@@ -422,7 +425,8 @@ def web_command(port: str) -> list[str]:
 def cmd_run(stack: Stack) -> int:
     env = child_env(stack.up())
     # migrate re-grants the application role afterwards (post_migrate, shop/apps.py).
-    manage({**env, "DB_APP_ROLE": APP_ROLE} if stack.postgres else env, "migrate", "--no-input")
+    roles = {"DB_APP_ROLE": APP_ROLE, "DB_STAFF_ROLE": STAFF_ROLE}
+    manage({**env, **roles} if stack.postgres else env, "migrate", "--no-input")
     manage(env, "seed", "--if-empty")
     password = demo_password()
     manage({**env, "DEMO_PASSWORD": password}, "demo_user", "--username", "admin")
@@ -441,12 +445,24 @@ def cmd_run(stack: Stack) -> int:
     # plain persistent connections (DB_POOL=false), one per process.
     pool = {"web": "true", "worker": "false", "beat": "false"}
     app_env = {**stack.env()}
+    staff_url = app_env["DATABASE_URL"]
     if stack.postgres:
         app_env["DATABASE_URL"] = stack.postgres.url(user=APP_ROLE)
+        staff_url = stack.postgres.url(user=STAFF_ROLE)
+    # web: shoppers as the app role, the admin and staff API as staff; worker, beat: staff.
+    logins = {
+        "web": {"DATABASE_URL": app_env["DATABASE_URL"], "STAFF_DATABASE_URL": staff_url},
+        "worker": {"DATABASE_URL": staff_url, "STAFF_DATABASE_URL": staff_url},
+        "beat": {"DATABASE_URL": staff_url, "STAFF_DATABASE_URL": staff_url},
+    }
     children = {
         name: subprocess.Popen(
             argv,
-            env=child_env(app_env, DB_APPLICATION_NAME=f"pgshop-{name}", DB_POOL=pool[name]),
+            env=child_env(
+                {**app_env, **logins[name]},
+                DB_APPLICATION_NAME=f"pgshop-{name}",
+                DB_POOL=pool[name],
+            ),
         )
         for name, argv in processes.items()
     }
@@ -459,6 +475,7 @@ def cmd_run(stack: Stack) -> int:
         f"  Health check    {base}/healthz\n"
         f"  Demo staff login: admin / {password}\n"
         f"  PostgreSQL      {app_env['DATABASE_URL']} (owner: {stack.env()['DATABASE_URL']})\n"
+        f"  Staff login     {staff_url} (admin, staff API, worker, beat)\n"
         f"  Redis           {stack.env()['REDIS_URL']}\n"
         f"  Running: {', '.join(children)}. Ctrl-C stops everything.\n",
         flush=True,

@@ -5,10 +5,15 @@ from django.db.models.signals import post_migrate
 
 
 def _grant_app_role(sender, using, **kwargs):
-    """After every migrate: re-grant the application role (new tables included)."""
+    """After every migrate: re-grant the application and staff roles (new tables included)."""
     from shop import db_roles
 
-    db_roles.apply(role=os.environ["DB_APP_ROLE"], password=os.environ.get("DB_APP_PASSWORD"))
+    db_roles.apply_both(
+        app_role=os.environ["DB_APP_ROLE"],
+        staff_role=os.environ.get("DB_STAFF_ROLE", "pgshop_staff"),
+        app_password=os.environ.get("DB_APP_PASSWORD"),
+        staff_password=os.environ.get("DB_STAFF_PASSWORD"),
+    )
 
 
 def _lock_triggers(sender, using, **kwargs):

@@ -19,6 +19,14 @@ when it is made): a compromised application can at most run retention early, nev
 recent history. (A separate login role for retention would need a second set of credentials
 in every worker for the same effect.)
 
+Two login roles get these grants (docs/security.md, row-level security): the application role
+pgshop_app (shopper-facing, bound by the fail-closed policies of shop/migrations/0015) and the
+staff role pgshop_staff (the admin, the staff API, Celery, commands), which those policies let
+see every row. The staff role's grants are the same, SELECT on event tables included (the
+admin's history) and no UPDATE/DELETE on them; only the audit triggers INSERT events. The
+application role must never be a member of the staff role (separate() makes sure), or any
+statement of a shopper's session could `SET ROLE pgshop_staff`.
+
 apply() is idempotent: it creates the role when missing and re-grants everything, so it runs
 after every `migrate` (shop/apps.py, when DB_APP_ROLE is set) and picks up new tables. Default
 privileges cover tables a migration creates before then.
@@ -84,10 +92,11 @@ def apply(*, role: str, password: str | None = None) -> None:
             "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {role}) THEN "
             "CREATE ROLE {name} LOGIN; END IF; END $$"
         ).format(role=sql.Literal(role), name=name),
+        # LOGIN: the staff role may exist already, without it (made by shop/migrations/0015).
         # Nothing beyond logging in: a compromised app cannot make roles, databases or bypass
         # row-level security.
         sql.SQL(
-            "ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+            "ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
         ).format(name),
         sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, name),
         sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(name),
@@ -260,3 +269,36 @@ def lock_triggers() -> None:
                 continue
             security = " SECURITY DEFINER" if definer else ""
             cursor.execute(f"ALTER FUNCTION {signature}{security} SET search_path = {SEARCH_PATH}")
+
+
+def separate(*, app_role: str, staff_role: str) -> None:
+    """The application login cannot become staff: no membership, so no SET ROLE to it.
+
+    A direct membership made by hand (GRANT pgshop_staff TO pgshop_app) is revoked; one
+    through a third role cannot be revoked from here, so it stops the command instead.
+    """
+    # No % in the text: a context wrapper may add parameters to any statement (pghistory).
+    check = sql.SQL(
+        "DO $$ BEGIN "
+        "IF EXISTS (SELECT FROM pg_auth_members m WHERE m.roleid = {granted}::regrole "
+        "AND m.member = {member}::regrole) THEN "
+        "EXECUTE 'REVOKE ' || quote_ident({granted}) || ' FROM ' || quote_ident({member}); "
+        "END IF; "
+        "IF pg_has_role({member}, {granted}, 'MEMBER') THEN "
+        "RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', "
+        "MESSAGE = {member} || ' is a member of ' || {granted} || ' through another role'; "
+        "END IF; END $$"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        for granted, member in ((staff_role, app_role), (app_role, staff_role)):
+            statement = check.format(granted=sql.Literal(granted), member=sql.Literal(member))
+            cursor.execute(statement.as_string(cursor.connection))
+
+
+def apply_both(
+    *, app_role: str, staff_role: str, app_password: str | None, staff_password: str | None
+) -> None:
+    """Both login roles, granted alike, and kept apart (what migrate and `db_roles` run)."""
+    apply(role=app_role, password=app_password)
+    apply(role=staff_role, password=staff_password)
+    separate(app_role=app_role, staff_role=staff_role)

@@ -30,6 +30,7 @@ OPERATOR_ENV = {
     "ALLOWED_HOSTS": "shop.example.com",
     "POSTGRES_PASSWORD": "0123456789abcdef",
     "APP_DB_PASSWORD": "fedcba9876543210",
+    "STAFF_DB_PASSWORD": "00112233445566778899",
 }
 
 
@@ -344,6 +345,8 @@ def test_migrate_runs_once_as_the_owner_and_sets_up_the_application_role():
     assert (owner.username, owner.password) == ("shop", OPERATOR_ENV["POSTGRES_PASSWORD"])
     assert env["DB_APP_ROLE"] == "pgshop_app"
     assert env["DB_APP_PASSWORD"] == OPERATOR_ENV["APP_DB_PASSWORD"]
+    assert env["DB_STAFF_ROLE"] == "pgshop_staff"
+    assert env["DB_STAFF_PASSWORD"] == OPERATOR_ENV["STAFF_DB_PASSWORD"]
     assert env["DB_POOL"] == "false"
 
 
@@ -401,15 +404,25 @@ def test_app_service_environment(service, application_name, pool):
     assert env["ALLOWED_HOSTS"] == OPERATOR_ENV["ALLOWED_HOSTS"]
 
 
+# The web serves shoppers as pgshop_app; worker and beat are background work, as staff.
+LOGINS = {
+    "web": ("pgshop_app", "APP_DB_PASSWORD"),
+    "worker": ("pgshop_staff", "STAFF_DB_PASSWORD"),
+    "beat": ("pgshop_staff", "STAFF_DB_PASSWORD"),
+}
+
+
 @pytest.mark.parametrize("service", APP_SERVICES)
-def test_database_url_points_at_the_postgres_service_as_the_application_role(service):
-    url = urlsplit(resolved_environment(service)["DATABASE_URL"])
+@pytest.mark.parametrize("variable", ["DATABASE_URL", "STAFF_DATABASE_URL"])
+def test_database_urls_point_at_the_postgres_service_as_the_login_roles(service, variable):
+    url = urlsplit(resolved_environment(service)[variable])
     postgres = resolved_environment("postgres")
     assert url.scheme in {"postgres", "postgresql"}
     assert (url.hostname, url.port, url.path) == ("postgres", 5432, "/shop")
     assert url.path.lstrip("/") == postgres["POSTGRES_DB"]
-    # Not the owner: the role made by the migrate service (shop/db_roles.py).
-    assert (url.username, url.password) == ("pgshop_app", OPERATOR_ENV["APP_DB_PASSWORD"])
+    # Not the owner: the roles made by the migrate service (shop/db_roles.py).
+    role, password = LOGINS[service] if variable == "DATABASE_URL" else LOGINS["worker"]
+    assert (url.username, url.password) == (role, OPERATOR_ENV[password])
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
@@ -450,7 +463,9 @@ def test_the_secrets_that_must_be_required():
         ("POSTGRES_PASSWORD", "postgres"),
         ("POSTGRES_PASSWORD", "migrate"),
         ("APP_DB_PASSWORD", "migrate"),
-        *[("APP_DB_PASSWORD", service) for service in APP_SERVICES],
+        ("APP_DB_PASSWORD", "web"),
+        ("STAFF_DB_PASSWORD", "migrate"),
+        *[("STAFF_DB_PASSWORD", service) for service in APP_SERVICES],
     ],
 )
 @pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])

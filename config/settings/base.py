@@ -40,7 +40,10 @@ MIDDLEWARE = [
     # Before anything reads them: a NUL in the path, query, cookies or headers is a 400,
     # never a PostgreSQL error (shop/api/middleware.py).
     "shop.api.middleware.HostileInputMiddleware",
-    # Before any SQL: every statement of the request, session and user lookups included, carries its
+    # Before anything touches the database: staff paths (the admin, the staff API) run on the
+    # staff login, the rest on the application login (shop/api/rls.py).
+    "shop.api.rls.DatabaseRoleMiddleware",
+    # Then: every statement of the request, session and user lookups included, carries its
     # route in a SQL comment and is counted for it (dbhealth/origins.py).
     "dbhealth.origins.OriginMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -55,7 +58,8 @@ MIDDLEWARE = [
     # and request id (audit/middleware.py).
     "audit.middleware.AuditContextMiddleware",
     # Under /api/, every statement of a shopper's request carries the shopper's id, which the
-    # row-level security policies on orders check (shop/api/rls.py).
+    # row-level security policies on orders and their history check (shop/api/rls.py). Last
+    # of those with an execute wrapper: its prefix must come right before the statement.
     "shop.api.rls.ShopperScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -101,6 +105,7 @@ DB_POOL_OPTIONS = {
 }
 
 DATABASES = {"default": env.db_url("DATABASE_URL")}
+_URL_KEYS = set(DATABASES["default"])  # what a URL gives: engine, name, user, host, port...
 DATABASES["default"].update(
     {
         # The pool keeps connections itself; Django's own persistence must then stay off.
@@ -119,6 +124,17 @@ DATABASES["default"].update(
         },
     }
 )
+
+# The staff login (pgshop_staff; shop/api/rls.py): the admin, the dashboard and the staff API
+# run on it, through rls.staff(). Same options and pool settings as the application's (a pool
+# of its own). Unset, it is DATABASE_URL: a single-role setup (one owner for everything, as in
+# CI's external-database run) keeps working, with no row-level security between the two.
+DATABASES["staff"] = {
+    **env.db_url("STAFF_DATABASE_URL", default=env.str("DATABASE_URL")),
+    **{key: value for key, value in DATABASES["default"].items() if key not in _URL_KEYS},
+}
+# None in production; test settings emulate the two logins on the test's connection.
+DB_EMULATED_ROLES = None
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "shop.User"

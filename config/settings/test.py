@@ -16,10 +16,25 @@ os.environ.setdefault("CELERY_QUEUE", f"pgshop-test-{os.getpid()}")
 os.environ.setdefault("DB_POOL_MAX", "16")
 
 from .base import *  # noqa: E402, F403
-from .base import DATABASES
+from .base import DATABASES, env
 
 # Fast hashing: the suite creates many users; the algorithm is not what is under test.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Concurrency tests use threads, each with its own connection, all from one pool.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DB_NAME", "test_shop")}
+
+# The staff alias is the same test database; Django creates nothing for it. Tests reach it
+# only through the emulation below, or by pointing it at a real login (tests/security).
+DATABASES["staff"]["TEST"] = {"MIRROR": "default"}
+
+# Test-only: the suite's connection is the owner, and every request runs with SET LOCAL ROLE
+# as the login production would use (shop/api/rls.py): shoppers' as pgshop_app, staff paths
+# as pgshop_staff. The roles are made once per session (tests/conftest.py django_db_setup).
+# A child process on a server of its own, where the roles are not made (tests/faults), turns
+# it off with DB_ROLE_EMULATION=false.
+DB_EMULATED_ROLES = (
+    {"app": "pgshop_app", "staff": "pgshop_staff"}
+    if env.bool("DB_ROLE_EMULATION", default=True)
+    else None
+)

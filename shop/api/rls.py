@@ -1,32 +1,53 @@
-"""Row-level security for shopper requests: PostgreSQL itself hides other users' orders.
+"""Row-level security: PostgreSQL itself hides other shoppers' orders and history, and only
+the staff login sees everything (docs/security.md).
 
-shop/migrations/0010_order_row_level_security enables RLS on shop_order and shop_orderitem
-with policies that let a statement see (and write) only the rows of the user named in the
-transaction-local setting app.rls_user_id, whenever that setting is present.
+shop/migrations/0015_rls_fail_closed: on shop_order, shop_orderitem and the event tables of
+users, profiles, orders and items, a statement sees (and writes) only the rows of the user
+named in the transaction-local setting app.rls_user_id. No setting, or an empty one, means no
+rows, for every role the policies bind. The staff login role (pgshop_staff) has its own
+policies that let it see every row.
 
-The API sets it for every statement of a signed-in shopper's request: the authentication
-classes (shop/api/authentication.py) call `scope_to(user)`, and ShopperScopeMiddleware has an
-execute wrapper that prefixes each statement with
+Two logins, chosen by path, never by anything a statement can change:
 
-    SELECT set_config('app.rls_user_id', <id>, true);
+- shopper-facing requests (the API but its staff endpoints, /healthz) run on the application
+  login (pgshop_app, DATABASES["default"]). The API sets the shopper's id for every statement
+  of a signed-in request: the authentication classes (shop/api/authentication.py) call
+  `scope_to(user)`, and ShopperScopeMiddleware's execute wrapper prefixes each statement with
+  `SELECT set_config('app.rls_user_id', <id>, true);` in the same round trip (the way
+  django-pghistory passes its context; it needs psycopg's client-side binding). Transaction-
+  local, so it never leaks to the next request of a pooled connection (or PgBouncer's).
+- staff requests (STAFF_PATHS: the admin, the dashboard, the staff API) run on the staff login
+  (DATABASES["staff"], STAFF_DATABASE_URL): DatabaseRoleMiddleware makes it this thread's
+  "default" connection for the request (`staff()`), so the ORM, raw `connection.cursor()`,
+  transaction.atomic() and on_commit all use it, with its own pool. Celery and management
+  commands are staff by process: they are started with the staff URL as DATABASE_URL.
 
-in the same round trip (the way django-pghistory passes its context; it needs psycopg's
-client-side binding, which this project keeps). The setting is transaction-local, so it can
-never leak to the next request that gets the same pooled connection. A selector that forgot
-its WHERE user_id = ... still returns only the shopper's own orders.
+The application login is not a member of the staff role, so an injected `SET ROLE
+pgshop_staff` or `RESET ROLE` in a shopper's request fails or changes nothing, and clearing
+the setting only hides rows. What an injection can still do is set another shopper's id in
+the setting (docs/security.md says why that is accepted).
 
-Staff (the admin, the staff endpoints), Celery tasks and management commands run without a
-shopper scope and see every row: that is the explicit bypass. The policies bind only roles
-that are not superusers and do not own the tables: the application role of `make run` and
-docker compose (shop/db_roles.py), not the owner that runs the tests' migrations.
+Tests (settings DB_EMULATED_ROLES, test settings only): pytest-django runs each test in one
+transaction on one owner connection, which a second login could not see into. The owner may
+SET ROLE to either login role, so DatabaseRoleMiddleware's wrapper (_as_login) then runs
+`SET LOCAL ROLE pgshop_app` (or pgshop_staff) before every statement of a request: the
+request runs with exactly that role's grants and policies, transaction-locally, and the
+test's own queries run as the owner again afterwards.
 """
 
+import contextlib
 from contextvars import ContextVar
 
 import psycopg
-from django.db import connection
+from django.conf import settings
+from django.db import connection, connections
 
 _shopper: ContextVar[int | None] = ContextVar("rls_shopper", default=None)
+# "app" or "staff": which login this request's statements run as (emulated in tests).
+_login: ContextVar[str] = ContextVar("rls_login", default="app")
+# Requests served by the staff login. Each refuses non-staff users before any view code runs
+# (the admin's login redirect, the staff API's IsAdminUser permission).
+STAFF_PATHS = ("/admin/", "/api/v1/staff/")
 SETTING = "app.rls_user_id"
 # Transaction control and session commands carry no prefix (a ROLLBACK TO SAVEPOINT must run
 # in a failed transaction, where the prefix itself would fail), and nor does anything run
@@ -35,31 +56,54 @@ UNPREFIXED = ("savepoint", "release", "rollback", "commit", "begin", "start", "s
 
 
 def scope_to(user) -> None:
-    """From now until the end of the request, statements run as this shopper (not staff)."""
-    _shopper.set(None if user.is_staff else user.pk)
+    """From now until the end of the request, statements see only this user's rows.
+
+    Staff users too: on the shopper API a staff account is a shopper like any other; staff
+    see every order through the staff endpoints, which run on the staff login.
+    """
+    _shopper.set(user.pk)
+
+
+def _emulated_role() -> str | None:
+    """The role to SET LOCAL for this request's statements (tests only, see above)."""
+    roles = getattr(settings, "DB_EMULATED_ROLES", None)
+    return roles[_login.get()] if roles else None
 
 
 def _scoped(execute, sql, params, many, context):
     user_id = _shopper.get()
+    role = _emulated_role()
     is_bytes = isinstance(sql, bytes)
     text = sql.decode() if is_bytes else sql
     cursor = context["cursor"]
     if (
-        user_id is None
+        (user_id is None and role is None)
         or text.lstrip().lower().startswith(UNPREFIXED)
         or cursor.connection.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
     ):
+        return execute(sql, params, many, context)
+    if role is not None and not cursor.connection.autocommit:
+        role = None  # in a transaction: _as_login has set it on the connection already
+    if user_id is None and role is None:
         return execute(sql, params, many, context)
     if getattr(cursor, "name", None):
         # A server-side cursor's statement cannot carry a prefix: refuse rather than run it
         # unscoped.
         raise RuntimeError("server-side cursors are not used in a shopper's request")
-    if isinstance(params, dict):
-        prefix = f"SELECT set_config('{SETTING}', %(rls_user_id)s, true); "
-        params = {**params, "rls_user_id": str(user_id)}
-    else:
-        prefix = f"SELECT set_config('{SETTING}', %s, true); "
-        params = (str(user_id), *(params or ()))
+    prefix = ""
+    if user_id is not None:
+        if isinstance(params, dict):
+            prefix = f"SELECT set_config('{SETTING}', %(rls_user_id)s, true); "
+            params = {**params, "rls_user_id": str(user_id)}
+        else:
+            prefix = f"SELECT set_config('{SETTING}', %s, true); "
+            params = (str(user_id), *(params or ()))
+    if role is not None:
+        # Outside a transaction (autocommit: the live-server tests) SET LOCAL on its own would
+        # end with its own implicit transaction: the role goes in front of the statement, in
+        # the same round trip (and so here, in the innermost wrapper, after the others'
+        # prefixes).
+        prefix = f'SET LOCAL ROLE "{role}"; ' + prefix
     text = prefix + text
     result = execute(text.encode() if is_bytes else text, params, many, context)
     while result is not None and result.nextset():  # leave the cursor on the statement's rows
@@ -67,14 +111,96 @@ def _scoped(execute, sql, params, many, context):
     return result
 
 
-class ShopperScopeMiddleware:
-    """Installs the scoping execute wrapper for the API; the scope starts empty per request."""
+def _as_login(execute, sql, params, many, context):
+    """Tests only: in a transaction, SET LOCAL ROLE before each statement of the request.
+
+    Installed first (DatabaseRoleMiddleware), so the session and user lookups of the
+    middleware run as the role too. Sent on the raw connection: not one of the request's
+    queries (the tests' captured SQL and exact counts stay as in production). Before every
+    statement, as a ROLLBACK TO SAVEPOINT may have undone the last one. In autocommit,
+    _scoped puts the role in front of the statement instead.
+    """
+    raw = context["cursor"].connection
+    role = _emulated_role()
+    if (
+        role is not None
+        and not raw.autocommit
+        and raw.info.transaction_status != psycopg.pq.TransactionStatus.INERROR
+    ):
+        # A role name from settings, never from input; SET takes no parameter.
+        raw.execute(f'SET LOCAL ROLE "{role}"')
+    return execute(sql, params, many, context)
+
+
+def _reset_emulated_role() -> None:
+    """Back to the owner for the rest of the test's transaction (tests only).
+
+    Sent on the raw psycopg connection: it is not one of the request's queries (the tests'
+    exact query counts), and a failed transaction is left as it is.
+    """
+    raw = connection.connection
+    if raw is not None and raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+        raw.execute("SET LOCAL ROLE NONE")
+
+
+@contextlib.contextmanager
+def staff():
+    """For the block, this thread's default connection is the staff login's.
+
+    Production: connections["default"] is the DATABASES["staff"] wrapper (its own login, its
+    own pool) and is put back afterwards; the application connection is left untouched.
+    Tests with DB_EMULATED_ROLES: the same connection, with SET LOCAL ROLE pgshop_staff
+    prefixed to each statement by the request's wrapper.
+    """
+    token = _login.set("staff")
+    original = connections["default"]
+    emulated = getattr(settings, "DB_EMULATED_ROLES", None)
+    if not emulated:
+        connections["default"] = connections["staff"]
+    try:
+        yield
+    finally:
+        if not emulated:
+            connections["default"] = original
+        _login.reset(token)
+
+
+class DatabaseRoleMiddleware:
+    """First of all middleware: staff paths run on the staff login, everything else on the
+    application login, before any statement of the request (session and user lookups too)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith("/api/"):
+        if request.path.startswith(STAFF_PATHS):
+            with staff():
+                return self._respond(request)
+        token = _login.set("app")
+        try:
+            return self._respond(request)
+        finally:
+            _login.reset(token)
+
+    def _respond(self, request):
+        if not getattr(settings, "DB_EMULATED_ROLES", None):
+            return self.get_response(request)
+        try:
+            with connection.execute_wrapper(_as_login):
+                return self.get_response(request)
+        finally:
+            _reset_emulated_role()
+
+
+class ShopperScopeMiddleware:
+    """Installs the scoping execute wrapper, the innermost (so its prefix comes right before
+    the statement); the shopper scope starts empty per request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/") and not _emulated_role():
             return self.get_response(request)
         token = _shopper.set(None)
         try:

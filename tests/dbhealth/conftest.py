@@ -14,6 +14,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 
 from shop.factories import UserFactory
+from tests.conftest import APP_ROLE, STAFF_ROLE
 
 SCRATCH_NUMBERS = itertools.count(1)
 
@@ -108,6 +109,15 @@ def scratch(connect, scratch_leftovers):
     name = f"dbhealth_scratch_{os.getpid()}_{next(SCRATCH_NUMBERS)}"
     conn = connect()
     conn.execute(f"CREATE SCHEMA {name}")
+    # The dashboard runs as the staff login, /metrics as the application's (shop/api/rls.py):
+    # the schema's objects are granted to them as migrations' tables are by db_roles, or
+    # neither could read their statistics.
+    for role in (APP_ROLE, STAFF_ROLE):
+        conn.execute(f"GRANT USAGE ON SCHEMA {name} TO {role}")
+        for kind in ("TABLES", "SEQUENCES"):
+            conn.execute(
+                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {name} GRANT SELECT ON {kind} TO {role}"
+            )
     try:
         yield conn, name
     finally:

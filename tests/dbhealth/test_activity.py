@@ -8,6 +8,8 @@ import psycopg
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 
+from tests.conftest import APP_PASSWORD, APP_ROLE
+
 pytestmark = pytest.mark.django_db
 
 PAGE = "/admin/dbhealth/activity/"
@@ -46,7 +48,9 @@ def test_a_long_running_statement_is_reported_and_cancelled(
     superuser_client, superuser, connect, dbhealth_settings
 ):
     dbhealth_settings(LONG_RUNNING_SEC=0)
-    sleeper = connect(application_name="dbhealth-sleeper")
+    # A shopper-facing session, as in production: the dashboard runs as the staff login, which
+    # (no superuser) may signal the application's backends but not a superuser's.
+    sleeper = connect(application_name="dbhealth-sleeper", user=APP_ROLE, password=APP_PASSWORD)
     pid = sleeper.info.backend_pid
     thread, outcome = run_in_thread(sleeper, "SELECT pg_sleep(30)")
     try:

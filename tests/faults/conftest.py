@@ -43,8 +43,14 @@ def request(url: str, *, body: dict | None = None, token: str | None = None, key
 
 
 def django_env(**extra: str) -> dict[str, str]:
-    """The environment of a child Django process (test settings; extra overrides)."""
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", **extra}
+    """The environment of a child Django process (test settings; extra overrides). Its own
+    server has no login roles: it runs as the owner, without the suite's role emulation."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DB_ROLE_EMULATION": "false",
+        **extra,
+    }
 
 
 def manage(env: dict[str, str], *args: str) -> str:

@@ -79,6 +79,18 @@ class Run:
         return self.process.wait(timeout=60)
 
 
+def web_logins(pg_port: int) -> list[str]:
+    """The login roles of the web process's connections (pg_stat_activity, as the owner)."""
+    import psycopg
+
+    with psycopg.connect(f"postgres://postgres@127.0.0.1:{pg_port}/shop") as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT usename::text FROM pg_stat_activity "
+            "WHERE application_name = 'pgshop-web' ORDER BY 1"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
 @pytest.fixture
 def data(tmp_path):
     tmp_path.chmod(0o755)
@@ -191,6 +203,14 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     # The psycopg pool opens in the workers after the fork: the master holds no PostgreSQL
     # connection (Django opens a process's pool at its first query; no --preload either).
     connections = pool_connections(run, ports["pg"])
+    # An admin page that reads a session opens the web's staff connection (its pool starts on
+    # first use).
+    admin_login = urllib.request.Request(
+        f"http://127.0.0.1:{ports['web']}/admin/login/", headers={"Cookie": "sessionid=" + "x" * 32}
+    )
+    with urllib.request.urlopen(admin_login) as response:  # noqa: S310 (an http:// URL)
+        admin_status = response.status
+    logins = web_logins(ports["pg"])
     code = run.interrupt()
     output = run.output()
 
@@ -215,6 +235,10 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     assert sum(connections[1]) >= 2  # ...holding the pools (min_size 2 each, once used)
     # ...connected as the least-privilege role; migrations ran as the owner.
     assert f"PostgreSQL      postgres://pgshop_app@127.0.0.1:{ports['pg']}/shop (owner: " in output
+    assert f"Staff login     postgres://pgshop_staff@127.0.0.1:{ports['pg']}/shop (" in output
+    # The web really logs in twice: shoppers as pgshop_app, the admin as pgshop_staff.
+    assert admin_status == 200
+    assert logins == ["pgshop_app", "pgshop_staff"]
     assert "Seeded 200 users, 24 categories, 500 products, 2000 orders." in output
     assert code == 0  # a clean stop, not an error
     assert [listening(port) for port in ports.values()] == [False, False, False], output

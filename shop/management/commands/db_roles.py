@@ -1,7 +1,9 @@
-"""manage.py db_roles: create or update the application's database role (shop/db_roles.py).
+"""manage.py db_roles: create or update the application's two database login roles
+(shop/db_roles.py): the shopper-facing application role and the staff role.
 
-Run as the owner (the role that migrates): `manage.py db_roles --role pgshop_app`, with the
-role's password in DB_APP_PASSWORD. Idempotent; `migrate` re-applies it when DB_APP_ROLE is set.
+Run as the owner (the role that migrates): `manage.py db_roles --role pgshop_app
+--staff-role pgshop_staff`, with the passwords in DB_APP_PASSWORD and DB_STAFF_PASSWORD.
+Idempotent; `migrate` re-applies it when DB_APP_ROLE is set.
 """
 
 import os
@@ -13,14 +15,20 @@ from shop import db_roles
 
 
 class Command(BaseCommand):
-    help = "Create or update the least-privilege application role (idempotent)."
+    help = "Create or update the least-privilege application and staff roles (idempotent)."
 
     def add_arguments(self, parser):
         parser.add_argument("--role", default=os.environ.get("DB_APP_ROLE", "pgshop_app"))
+        parser.add_argument("--staff-role", default=os.environ.get("DB_STAFF_ROLE", "pgshop_staff"))
 
-    def handle(self, *args, role, **options):
+    def handle(self, *args, role, staff_role, **options):
         try:
-            db_roles.apply(role=role, password=os.environ.get("DB_APP_PASSWORD"))
+            db_roles.apply_both(
+                app_role=role,
+                staff_role=staff_role,
+                app_password=os.environ.get("DB_APP_PASSWORD"),
+                staff_password=os.environ.get("DB_STAFF_PASSWORD"),
+            )
         except DatabaseError as error:
-            raise CommandError(f"could not set up role {role}: {error}") from error
-        self.stdout.write(f"role {role}: privileges applied")
+            raise CommandError(f"could not set up roles {role}, {staff_role}: {error}") from error
+        self.stdout.write(f"roles {role}, {staff_role}: privileges applied")
