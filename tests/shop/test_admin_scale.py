@@ -128,13 +128,28 @@ ADDRESS = """'{"name": "A", "line1": "1", "city": "L", "postal_code": "N1", "cou
 
 
 @pytest.fixture
-def admin_db_role(superuser):
-    """The rest of the test's transaction, requests included, runs as ADMIN_DB_ROLE.
+def admin_db_role(superuser, settings):
+    """The rest of the test's transaction, admin requests included, runs as ADMIN_DB_ROLE: a
+    role bound by row-level security whose policy lets it see every row through a qual the
+    planner can only guess at, so its estimate is far below the truth, as the application
+    role's was when it served the admin. The admin's own login (pgshop_staff) has a `USING
+    (true)` policy and right estimates: this attacks the paginator with a wrong estimate on
+    purpose, whichever login serves the admin.
 
-    The role is created (with the application role's grants) inside the test's transaction,
-    so it is rolled back with everything else. Rows are made before this, as the owner.
+    The role and its policies are made inside the test's transaction and rolled back with it.
+    Rows are made before this, as the owner.
     """
     db_roles.apply(role=ADMIN_DB_ROLE)
+    with connection.cursor() as cursor:
+        for table in ("shop_order", "shop_orderitem"):
+            # 0010's fail-open shape: true for every row while the setting is unset, and a
+            # qual the planner guesses at (0.5% of the rows for IS NULL on an expression).
+            cursor.execute(
+                f"CREATE POLICY admin_scale ON {table} TO {ADMIN_DB_ROLE} "
+                "USING (NULLIF(current_setting('app.admin_scale', true), '') IS NULL)"
+            )
+    # The admin's requests run as this role instead of the staff login (test emulation).
+    settings.DB_EMULATED_ROLES = {**settings.DB_EMULATED_ROLES, "staff": ADMIN_DB_ROLE}
 
     def switch():
         with connection.cursor() as cursor:

@@ -17,7 +17,7 @@ from django.db import transaction
 from scripts.stack import EmbeddedRedis
 from shop import cache as shop_cache
 from shop import selectors, services
-from shop.api import representations
+from shop.api import representations, rls
 from shop.cache import product_key
 from shop.factories import OrderFactory, ProductFactory, UserFactory, shipping_address_for
 from shop.models import Product
@@ -284,8 +284,11 @@ def write_after_the_read(monkeypatch, module, name, write) -> None:
 
 
 def cancel(order, django_capture_on_commit_callbacks):
+    """Staff cancel the order, as another session would (here inside the racing request,
+    so on the staff login, as the admin's cancel runs)."""
+
     def write() -> None:
-        with django_capture_on_commit_callbacks(execute=True):
+        with rls.staff(), django_capture_on_commit_callbacks(execute=True):
             services.order_cancel(order_id=order.pk, owner=None)
 
     return write
