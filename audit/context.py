@@ -16,7 +16,7 @@ set_config(..., is_local => true), which lasts until the end of the *transaction
 made after the context, in the same transaction, would still carry it. audit_context() clears
 it on the way out when that can happen.
 
-Celery (issue 5) wraps each task run, e.g. in a base Task's __call__:
+Celery wraps each task run, e.g. in a base Task's __call__:
 
     with task_context(name=self.name, task_id=self.request.id, user_id=...):
         return super().__call__(*args, **kwargs)

@@ -6,7 +6,7 @@ transaction), then DELETE up to `batch_size` of the oldest events of one table, 
 time index. Short transactions keep locks and WAL bursts small and let autovacuum keep up;
 an interrupted run loses nothing and the next one carries on.
 
-A Celery beat entry will run audit_prune daily once Celery exists (issue 5).
+The Celery beat entry audit-prune runs it daily (config/settings/base.py).
 """
 
 from dataclasses import dataclass

@@ -4,7 +4,7 @@
     make bench-smoke            # tiny sizes: the harness runs and prints its ratio lines
     ROUNDS=7 LARGE=1000000 make bench
 
-Pairs (target ratios from issue 8):
+Pairs (target ratios: docs/performance.md):
     checkout  orders/s through the API (gunicorn, concurrent clients on 127.0.0.1) vs
               pgbench running the same transaction in SQL (locks, stock UPDATE, order and
               item INSERTs, the same triggers)                                     >= 0.20
@@ -618,7 +618,7 @@ def median_latency(client: Client, path: str) -> float:
 
 
 def bench_growth() -> None:
-    # Growth is in orders (issue 8): both databases have the users and products of the large
+    # Growth is in orders: both databases have the users and products of the large
     # one, so only the orders (and their items) differ.
     users, products = max(10, LARGE // 10), max(30, LARGE // 20)
     fresh_db("bench_small")

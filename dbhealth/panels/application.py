@@ -70,7 +70,7 @@ def redis_stats() -> dict:
 def celery_stats() -> None:
     """Queue lengths and worker heartbeats: NOT BUILT YET.
 
-    # TODO(issue 5): once config/celery.py exists, read the broker's queue lengths (LLEN of
+    # Not shown yet (config/celery.py exists): read the broker's queue lengths (LLEN of
     # each queue key on the broker's Redis) and the workers' heartbeats
     # (app.control.inspect().ping()) here, and show them in the "Celery" section of
     # templates/dbhealth/application.html. Until then the page says so; it shows no figure.

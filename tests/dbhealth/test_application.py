@@ -40,9 +40,7 @@ def test_celery_has_a_marked_place_and_no_figure(viewer_client):
     response = viewer_client.get(PAGE)
 
     assert response.context["data"]["celery"] is None
-    assert b"Not wired yet: queue lengths and worker heartbeats come with Celery" in (
-        response.content
-    )
+    assert b"Celery queue lengths and worker heartbeats are not shown yet" in response.content
 
 
 def test_an_unreachable_redis_is_reported_not_raised(viewer_client, settings):
