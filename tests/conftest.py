@@ -1,5 +1,6 @@
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -86,6 +87,26 @@ def _empty_cache():
     yield
     cache.delete_pattern("*")
     breaker.reset()
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def private_redis(tmp_path, settings):
+    """A redis-server of this test's own (append-only file on), to pause, stop and start,
+    with the cache pointed at it; the suite's own Redis is never touched."""
+    from scripts.stack import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path, free_port())
+    server.start()
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url()}}
+    yield server
+    server.stop()
 
 
 def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.05):

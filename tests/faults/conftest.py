@@ -6,19 +6,12 @@ suite itself runs on are never touched. Every wait is bounded.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 
 TIMEOUT = 30  # seconds for any one HTTP request or server start
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def request(url: str, *, body: dict | None = None, token: str | None = None, key=None):

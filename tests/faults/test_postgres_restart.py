@@ -23,8 +23,8 @@ import psycopg
 import pytest
 
 from scripts.stack import EmbeddedPostgres
-from tests.conftest import wait_until
-from tests.faults.conftest import TIMEOUT, django_env, free_port, manage, request
+from tests.conftest import free_port, wait_until
+from tests.faults.conftest import TIMEOUT, django_env, manage, request
 
 THREADS = 4
 STOCK = 10_000

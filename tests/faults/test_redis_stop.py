@@ -17,20 +17,11 @@ from rest_framework.authtoken.models import Token
 from scripts.stack import EmbeddedRedis
 from shop.factories import ProductFactory, UserFactory
 from tests.conftest import wait_until
-from tests.faults.conftest import TIMEOUT, free_port, request
+from tests.faults.conftest import TIMEOUT, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 4
-
-
-@pytest.fixture
-def private_redis(tmp_path, settings):
-    server = EmbeddedRedis(tmp_path, free_port())
-    server.start()
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url()}}
-    yield server
-    server.stop()
 
 
 def counters(server: EmbeddedRedis) -> int:

@@ -6,7 +6,6 @@ here runs inside django_capture_on_commit_callbacks(execute=True), which runs th
 a real COMMIT would (and only if the block did not raise).
 """
 
-import socket
 from decimal import Decimal
 
 import pytest
@@ -22,7 +21,7 @@ from shop.cache import product_key
 from shop.factories import OrderFactory, ProductFactory, UserFactory, shipping_address_for
 from shop.models import Product
 from shop.tasks import product_cache_warm
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 from tests.shop.api.conftest import client_for
 from tests.shop.test_admin import product_form
 
@@ -128,12 +127,6 @@ def test_a_refused_order_leaves_the_cache_untouched(api, anon, django_capture_on
     assert shop_cache.cache.get(product_key(product.pk)) == cached
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_redis_stopped_mid_test_the_api_answers_from_postgres_and_caching_resumes(
     tmp_path, settings, anon, monkeypatch, django_assert_num_queries
 ):
@@ -204,16 +197,6 @@ def test_warming_twice_is_warming_once():
 # --------------------------------------------------------------------------- lost invalidations
 # The rule: no read that starts after a write's response was sent returns data older than
 # that write, even when Redis stalls or restarts during the write's invalidation.
-
-
-@pytest.fixture
-def private_redis(tmp_path, settings):
-    """A redis-server of this test's own (append-only file on), to pause, stop and start."""
-    server = EmbeddedRedis(tmp_path, free_port())
-    server.start()
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url()}}
-    yield server
-    server.stop()
 
 
 def change_url(product) -> str:
