@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files, no CDN
+    "core",  # shared plumbing, below every app (docs/architecture.md)
     "shop",
     "audit",
     "dbhealth",
