@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from audit import context
+from core import db
 from core import roles as core_roles
 
 
@@ -10,6 +12,9 @@ class AuditConfig(AppConfig):
 
     def ready(self):
         from audit import roles  # it reads the models: Django's idiom, imported in ready()
+
+        # Every write inside an audit context carries it (audit/context.py).
+        db.register(context.AuditContextPart())
 
         # Every login role reads history and may prune it through one function; the history
         # triggers write as the owner (audit/roles.py).

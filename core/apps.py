@@ -1,9 +1,10 @@
 import os
 
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
-from core import roles
+from core import db, roles
 
 
 def _grant_login_roles(sender, using, **kwargs):
@@ -28,6 +29,8 @@ class CoreConfig(AppConfig):
     name = "core"
 
     def ready(self):
+        # One execute wrapper on every connection, composing the apps' parts (core/db.py).
+        connection_created.connect(db.install, dispatch_uid="core-db-execute")
         # Whatever the roles: a migration's trigger install resets what lock_triggers() sets.
         post_migrate.connect(_lock_triggers, sender=self, dispatch_uid="core-lock-triggers")
         # Set where migrations run as an owner distinct from the application's role

@@ -206,7 +206,6 @@ def separate(*, app_role: str, staff_role: str) -> None:
     A direct membership made by hand (GRANT pgshop_staff TO pgshop_app) is revoked; one
     through a third role cannot be revoked from here, so it stops the command instead.
     """
-    # No % in the text: a context wrapper may add parameters to any statement (pghistory).
     check = sql.SQL(
         "DO $$ BEGIN "
         "IF EXISTS (SELECT FROM pg_auth_members m WHERE m.roleid = {granted}::regrole "

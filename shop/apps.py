@@ -1,7 +1,14 @@
 from django.apps import AppConfig
 
+from core import db
+from shop.api import rls
+
 
 class ShopConfig(AppConfig):
     """The domain: users, profiles, categories, products, orders and order items."""
 
     name = "shop"
+
+    def ready(self):
+        # Every statement of a shopper's API request carries the shopper's id (shop/api/rls.py).
+        db.register(rls.ShopperScope())
