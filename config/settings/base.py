@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "shop",
     "audit",
     "dbhealth",
+    "schemadocs",  # manage.py gendocs: the generated reference under docs/
 ]
 
 MIDDLEWARE = [
