@@ -1,5 +1,6 @@
-"""docs/schema.sql: `pg_dump --schema-only` of the whole database, normalised (no SET lines, no
-version lines, no \\restrict tokens), its header recording the server's major version."""
+"""docs/schema.sql: `pg_dump --schema-only` of the application's schema and the extensions,
+normalised (no SET lines, no version lines, no \\restrict tokens), its header recording the
+server's major version."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ DROPPED = re.compile(
 )
 
 
+# Schemas other than the application's (current_schema(), where the migrations build all that
+# catalog.py reads): a DBA's or a test's scratch schema beside it is not the application's DDL.
+OTHER_SCHEMAS_SQL = """
+SELECT nspname FROM pg_namespace
+ WHERE nspname <> current_schema() AND nspname <> 'information_schema'
+   AND nspname NOT LIKE 'pg\\_%%'
+ ORDER BY nspname
+"""
+
+
 def pg_dump_path() -> Path:
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
@@ -29,8 +40,14 @@ def pg_dump_path() -> Path:
     return Path(POSTGRES_BIN_PATH) / "pg_dump"
 
 
-def pg_dump(database: dict) -> str:
-    """`pg_dump --schema-only` of a database given as a Django DATABASES entry, normalised."""
+def quoted(name: str) -> str:
+    """A pg_dump pattern matching exactly `name` (double quotes: no wildcard, case kept)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def pg_dump(database: dict, exclude_schemas: list[str] = ()) -> str:
+    """`pg_dump --schema-only` of a database given as a Django DATABASES entry, without the
+    schemas named (each quoted: a name, not a pattern)."""
     env = {**os.environ, "PGPASSWORD": str(database.get("PASSWORD") or "")}
     argv = [
         str(pg_dump_path()),
@@ -41,6 +58,7 @@ def pg_dump(database: dict) -> str:
         "--port", str(database.get("PORT") or 5432),
         "--username", database.get("USER") or "postgres",
         "--dbname", database["NAME"],
+        *(f"--exclude-schema={quoted(name)}" for name in exclude_schemas),
     ]  # fmt: skip
     result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode:
@@ -65,4 +83,6 @@ def server_major(cursor) -> int:
 
 
 def schema_sql(database: dict, cursor) -> str:
-    return normalise_dump(pg_dump(database), server_major(cursor))
+    cursor.execute(OTHER_SCHEMAS_SQL, [])
+    others = [name for (name,) in cursor.fetchall()]
+    return normalise_dump(pg_dump(database, others), server_major(cursor))

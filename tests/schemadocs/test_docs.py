@@ -217,3 +217,27 @@ def test_gendocs_refuses_a_missing_directory_in_one_line(tmp_path):
 
     assert str(error.value) == f"{missing} is not a directory"
     assert not missing.exists()
+
+
+def test_schema_sql_leaves_out_schemas_other_than_the_applications():
+    params = connection.settings_dict
+    other = psycopg.connect(
+        host=params["HOST"],
+        port=params["PORT"] or 5432,
+        user=params["USER"],
+        password=params["PASSWORD"] or None,
+        dbname=params["NAME"],
+        autocommit=True,
+    )
+    other.execute('CREATE SCHEMA "Scratch*"')  # committed, so that pg_dump sees it
+    other.execute('CREATE TABLE "Scratch*".kept_apart (id int)')
+    try:
+        with connection.cursor() as cursor:
+            dumped = pg_dump.schema_sql(params, cursor)
+    finally:
+        other.execute('DROP SCHEMA "Scratch*" CASCADE')
+        other.close()
+
+    assert "Scratch" not in dumped
+    assert "kept_apart" not in dumped
+    assert "CREATE TABLE public.shop_order (" in dumped
