@@ -23,10 +23,10 @@ failed transaction, where the prefix itself would fail), and nor does anything r
 transaction; comments go on every statement.
 """
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -37,14 +37,18 @@ UNPREFIXED = ("savepoint", "release", "rollback", "commit", "begin", "start", "s
 SETTING_NAME = re.compile(r"^[a-z_]+\.[a-z_]+$")
 
 
-@dataclass
+@dataclass(slots=True)
 class Statement:
     """One statement about to be sent, as each part sees it (the text before any part's)."""
 
     sql: str
     params: Any
     many: bool
-    cursor: Any  # psycopg's cursor
+    cursor: Any  # Django's cursor wrapper, over psycopg's
+    keyword: str = ""  # its first characters, lower-cased: what kind of statement it is
+
+    def __post_init__(self):
+        self.keyword = self.sql.lstrip()[:20].lower()
 
     @property
     def connection(self) -> psycopg.Connection:
@@ -55,11 +59,7 @@ class Statement:
         """A server-side cursor: its statement cannot carry a prefix."""
         return bool(getattr(self.cursor, "name", None))
 
-    @cached_property
-    def keyword(self) -> str:
-        return self.sql.lstrip()[:20].lower()
-
-    @cached_property
+    @property
     def prefixable(self) -> bool:
         return (
             not self.keyword.startswith(UNPREFIXED)
@@ -91,12 +91,18 @@ class StatementPart:
 
 
 _parts: list[StatementPart] = []
+# Each hook's overriding parts, in registration order: a statement calls only those.
+_hooks: dict[str, list[Callable]] = {"before": [], "commands": [], "settings": [], "comment": []}
 
 
 def register(part: StatementPart) -> None:
     """Add an app's part (its AppConfig.ready); settings and comments keep this order."""
-    if not any(type(known) is type(part) for known in _parts):
-        _parts.append(part)
+    if any(type(known) is type(part) for known in _parts):
+        return
+    _parts.append(part)
+    for hook, parts in _hooks.items():
+        if getattr(type(part), hook) is not getattr(StatementPart, hook):
+            parts.append(getattr(part, hook))
 
 
 def with_comment(sql: str, comment: str) -> str:
@@ -116,22 +122,27 @@ def _with_params(params: Any, values: list[str]) -> tuple[Any, list[str]]:
     return (*values, *(params or ())), ["%s"] * len(values)
 
 
+@functools.cache
+def _set_config(name: str, placeholder: str) -> str:
+    if not SETTING_NAME.fullmatch(name):
+        raise ValueError(f"not a setting name: {name!r}")
+    return f"set_config('{name}', {placeholder}, true)"
+
+
 def execute(execute: Callable, sql, params, many, context):
     """The execute wrapper (install()): every registered part, in the one order above."""
     is_bytes = isinstance(sql, bytes)
     statement = Statement(sql.decode() if is_bytes else sql, params, many, context["cursor"])
     commands: list[str] = []
     settings: dict[str, str] = {}
-    comments: list[str] = []
-    for part in _parts:
-        part.before(statement)
-    prefixable = statement.prefixable
-    for part in _parts:
-        if prefixable:
-            commands += part.commands(statement)
-            settings.update(part.settings(statement))
-        if comment := part.comment(statement):
-            comments.append(comment)
+    for before in _hooks["before"]:
+        before(statement)
+    if statement.prefixable:
+        for part_commands in _hooks["commands"]:
+            commands += part_commands(statement)
+        for part_settings in _hooks["settings"]:
+            settings.update(part_settings(statement))
+    comments = [text for comment in _hooks["comment"] if (text := comment(statement))]
     if not (commands or settings or comments):
         return execute(sql, params, many, context)
     text = with_comment(statement.sql, ",".join(comments)) if comments else statement.sql
@@ -145,15 +156,10 @@ def execute(execute: Callable, sql, params, many, context):
             placeholders = rows[0][1] if rows else ["%s"] * len(values)
         else:
             params, placeholders = _with_params(params, values)
-        for name in settings:
-            if not SETTING_NAME.fullmatch(name):
-                raise ValueError(f"not a setting name: {name!r}")
-        calls = ", ".join(
-            f"set_config('{name}', {placeholder}, true)"
-            for name, placeholder in zip(settings, placeholders, strict=True)
-        )
+        calls = ", ".join(map(_set_config, settings, placeholders))
         text = f"SELECT {calls}; {text}"
-    text = "".join(f"{command}; " for command in commands) + text
+    if commands:
+        text = "; ".join(commands) + "; " + text
     result = execute(text.encode() if is_bytes else text, params, many, context)
     if commands or settings:
         while result is not None and result.nextset():  # on to the statement's own rows

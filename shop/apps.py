@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 from core import db
 from shop.api import rls
@@ -12,3 +13,5 @@ class ShopConfig(AppConfig):
     def ready(self):
         # Every statement of a shopper's API request carries the shopper's id (shop/api/rls.py).
         db.register(rls.ShopperScope())
+        if settings.DB_EMULATED_ROLES:  # tests: requests run as the production login roles
+            db.register(rls.EmulatedLogin())

@@ -119,7 +119,8 @@ DATABASES["default"].update(
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             "pool": DB_POOL_OPTIONS if DB_POOL else False,
-            # django-pghistory prepends set_config() to statements: keep client-side binding.
+            # core/db.py prepends set_config() to statements, in the same round trip: that
+            # needs client-side binding (one simple query may hold several statements).
             "server_side_binding": False,
             # Names each process in pg_stat_activity and the server log (web, worker, beat).
             "application_name": env("DB_APPLICATION_NAME", default="pgshop-web"),

@@ -29,7 +29,7 @@ the setting (docs/security.md says why that is accepted).
 
 Tests (settings DB_EMULATED_ROLES, test settings only): pytest-django runs each test in one
 transaction on one owner connection, which a second login could not see into. The owner may
-SET ROLE to either login role, so while DatabaseRoleMiddleware serves a request ShopperScope
+SET ROLE to either login role, so while DatabaseRoleMiddleware serves a request EmulatedLogin
 runs `SET LOCAL ROLE pgshop_app` (or pgshop_staff) before every statement of it: the request
 runs with exactly that role's grants and policies, transaction-locally, and the test's own
 queries run as the owner again afterwards.
@@ -68,13 +68,33 @@ def scope_to(user) -> None:
 
 def _emulated_role() -> str | None:
     """The role to SET LOCAL for this request's statements (tests only, see above)."""
+    if not _emulating.get():  # production: never set, and no settings read per statement
+        return None
     roles = getattr(settings, "DB_EMULATED_ROLES", None)
-    return roles[_login.get()] if roles and _emulating.get() else None
+    return roles[_login.get()] if roles else None
+
+
+def _refuse_named(statement: db.Statement) -> None:
+    if statement.named:
+        # A server-side cursor's statement cannot carry a prefix: refuse rather than run it
+        # unscoped.
+        raise RuntimeError("server-side cursors are not used in a shopper's request")
 
 
 class ShopperScope(db.StatementPart):
-    """The shopper's id on every statement of a signed-in API request (and, in tests, the
-    emulated login's role), registered in shop/apps.py."""
+    """The shopper's id on every statement of a signed-in API request (shop/apps.py)."""
+
+    def settings(self, statement):
+        user_id = _shopper.get() if _scoping.get() else None
+        if user_id is None:
+            return {}
+        _refuse_named(statement)
+        return {SETTING: str(user_id)}
+
+
+class EmulatedLogin(db.StatementPart):
+    """Tests only (registered when DB_EMULATED_ROLES is set): each statement of a request runs
+    as the login role it would connect as in production."""
 
     def before(self, statement):
         """Tests only: in a transaction, SET LOCAL ROLE before each statement of the request,
@@ -98,22 +118,8 @@ class ShopperScope(db.StatementPart):
         role = _emulated_role()
         if role is None or not statement.connection.autocommit:
             return []
-        self._refuse_named(statement)
+        _refuse_named(statement)
         return [f'SET LOCAL ROLE "{role}"']
-
-    def settings(self, statement):
-        user_id = _shopper.get() if _scoping.get() else None
-        if user_id is None:
-            return {}
-        self._refuse_named(statement)
-        return {SETTING: str(user_id)}
-
-    @staticmethod
-    def _refuse_named(statement):
-        if statement.named:
-            # A server-side cursor's statement cannot carry a prefix: refuse rather than run it
-            # unscoped.
-            raise RuntimeError("server-side cursors are not used in a shopper's request")
 
 
 def _reset_emulated_role() -> None:
@@ -134,7 +140,7 @@ def staff():
     Production: connections["default"] is the DATABASES["staff"] wrapper (its own login, its
     own pool) and is put back afterwards; the application connection is left untouched.
     Tests with DB_EMULATED_ROLES: the same connection, with SET LOCAL ROLE pgshop_staff
-    before each statement of the request (ShopperScope).
+    before each statement of the request (EmulatedLogin).
     """
     token = _login.set("staff")
     original = connections["default"]
