@@ -9,8 +9,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dbhealth import origins
-from dbhealth.panels import queries
+from dbhealth import origins, stats
 from dbhealth.tasks import dbhealth_snapshot_task
 from shop.factories import ProductFactory
 from tests.conftest import APP_ROLE, child_process_env, wait_until
@@ -23,7 +22,8 @@ COMMENT = re.compile(
 
 def resolve() -> int:
     with connection.cursor() as cursor:
-        return origins.resolve_queryids(cursor, queries._schema(queries.state(cursor)))
+        schema = stats.statements.readable_schema(stats.statements.extension(cursor))
+        return origins.resolve_queryids(cursor, schema)
 
 
 @pytest.mark.django_db
