@@ -34,6 +34,8 @@ CHECKS = [
     "Server settings",
     "Connection pool",
     "Redis",
+    "Celery queues",
+    "Celery workers",
 ]
 
 
