@@ -75,7 +75,12 @@ def celery(*, timeout: float, app: Celery | None = None) -> dict:
     app (config/celery.py's) unless another is given.
     """
     app = app or current_app
-    options = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+    options = {
+        "socket_connect_timeout": timeout,
+        # Redis replies are read by BRPOP, which otherwise blocks 1 s whatever the ping's timeout.
+        "polling_interval": timeout,
+        "socket_timeout": 2 * timeout,  # a server that accepts but never answers
+    }
     try:
         with app.connection_for_read(transport_options=options) as conn:
             conn.ensure_connection(max_retries=0)  # one attempt: an outage is shown, not waited
