@@ -8,8 +8,7 @@ from celery import shared_task
 from django.db import connection
 
 from audit.context import task_context
-from dbhealth import alerts, history, origins
-from dbhealth.panels import queries
+from dbhealth import alerts, origins, snapshots, stats
 
 RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3}
 
@@ -18,7 +17,7 @@ RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3}
 def dbhealth_snapshot_task(self) -> int:
     """Snapshot the statistics and prune old snapshots; returns the snapshot's id."""
     with task_context(name=self.name, task_id=self.request.id or "eager"):
-        return history.snapshot_take().pk
+        return snapshots.snapshot_take().pk
 
 
 @shared_task(bind=True, **RETRY)
@@ -33,6 +32,5 @@ def dbhealth_alerts_task(self) -> str:
 def dbhealth_origins_task(self) -> int:
     """Link statement fingerprints to query ids; returns how many links were new."""
     with connection.cursor() as cursor:
-        state = queries.state(cursor)
-        schema = None if queries.how_to_enable(state) else queries._schema(state)
+        schema = stats.statements.readable_schema(stats.statements.extension(cursor))
         return origins.resolve_queryids(cursor, schema)
