@@ -423,8 +423,9 @@ SHIPPING_ADDRESS_KEYS = ("name", "line1", "city", "postal_code", "country")
 
 # The order workflow, written once, as data. Module level, because Order.Meta's constraints,
 # index and trigger are read from it and a nested class cannot see its outer class's names;
-# everywhere else reads it as Order.Status, Order.TRANSITIONS, Order.OPEN_STATUSES and
-# Order.EARNING_STATUSES (the selectors, the services, the admin form and the seed).
+# everywhere else reads it as Order.Status, Order.TRANSITIONS and the state sets derived from
+# them, Order.OPEN_STATUSES, EARNING_STATUSES and TARGET_STATUSES (the selectors, the services,
+# the API's serializers and schema, the admin form and the seed).
 class OrderStatus(models.TextChoices):
     PENDING = "pending"
     PROCESSING = "processing"
@@ -446,8 +447,18 @@ ORDER_TRANSITIONS: dict[OrderStatus, tuple[OrderStatus, ...]] = {
 OPEN_ORDER_STATUSES = tuple(
     status for status in OrderStatus if OrderStatus.CANCELLED in ORDER_TRANSITIONS[status]
 )
-# Earning: counted as revenue, every state but cancelled.
-EARNING_ORDER_STATUSES = tuple(status for status in OrderStatus if status != OrderStatus.CANCELLED)
+# Earning: counted as revenue. Listed, not "all but cancelled": a state added tomorrow earns
+# only once someone says it does (docs/query-patterns.md).
+EARNING_ORDER_STATUSES = (
+    OrderStatus.PENDING,
+    OrderStatus.PROCESSING,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+)
+# Targets: the states a move can lead to (what the staff's transition endpoint accepts).
+TARGET_ORDER_STATUSES = tuple(
+    status for status in OrderStatus if any(status in moves for moves in ORDER_TRANSITIONS.values())
+)
 
 
 class Order(Timestamped):
@@ -455,6 +466,7 @@ class Order(Timestamped):
     TRANSITIONS = ORDER_TRANSITIONS
     OPEN_STATUSES = OPEN_ORDER_STATUSES
     EARNING_STATUSES = EARNING_ORDER_STATUSES
+    TARGET_STATUSES = TARGET_ORDER_STATUSES
 
     user = models.ForeignKey(
         User,

@@ -423,6 +423,7 @@ def test_the_order_workflow_is_the_one_the_shop_documents():
     }
     assert list(Order.OPEN_STATUSES) == ["pending", "processing"]
     assert list(Order.EARNING_STATUSES) == ["pending", "processing", "shipped", "delivered"]
+    assert list(Order.TARGET_STATUSES) == ["processing", "shipped", "delivered", "cancelled"]
 
 
 LEGAL = [(a, b) for a, moves in Order.TRANSITIONS.items() for b in moves]
