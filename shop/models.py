@@ -119,11 +119,15 @@ class UserManager(BaseUserManager):
         return self.get(username=username)
 
 
+# Module level, as OrderStatus below: User.Meta's CHECK reads it. Everywhere else: User.Status.
+class UserStatus(models.TextChoices):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
 class User(Timestamped, AbstractBaseUser, PermissionsMixin):
-    class Status(models.TextChoices):
-        ACTIVE = "active"
-        SUSPENDED = "suspended"
-        CLOSED = "closed"
+    Status = UserStatus
 
     username = models.CharField(
         max_length=150,
@@ -172,7 +176,7 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
             ),
             # The account states the application knows; anything else is a bug.
             models.CheckConstraint(
-                condition=Q(status__in=["active", "suspended", "closed"]),
+                condition=Q(status__in=list(UserStatus.values)),
                 name="shop_user_status_valid",
                 violation_error_message="Unknown account status.",
             ),
