@@ -270,7 +270,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "shop.models.Order.Status",
-        "TransitionStatusEnum": ["processing", "shipped", "delivered", "cancelled"],
+        "TransitionStatusEnum": "shop.models.Order.TARGET_STATUSES",
     },
 }
 

@@ -160,9 +160,7 @@ class OrderUpdateInput(strict.InputSerializer):
 
 
 class OrderTransitionInput(strict.InputSerializer):
-    status = strict.StrictChoiceField(
-        choices=[status for status in Order.Status.values if status != Order.Status.PENDING]
-    )
+    status = strict.StrictChoiceField(choices=[status.value for status in Order.TARGET_STATUSES])
 
 
 class ProductRefOutput(serializers.Serializer):
