@@ -15,8 +15,8 @@ from rest_framework.exceptions import ValidationError
 
 from shop import selectors
 from shop.models import Order, Product
+from shop.validators import MAX_ID
 
-MAX_BIGINT = 2**63 - 1
 MAX_TAGS = 10
 
 
@@ -49,7 +49,7 @@ class IdFilter(django_filters.Filter):
     field_class = forms.IntegerField
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, min_value=1, max_value=MAX_BIGINT, **kwargs)
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class TagListField(forms.CharField):

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from dbhealth.origins import uncommented
 from shop.factories import (
@@ -396,7 +397,7 @@ def test_shipping_address_missing_a_key_is_a_form_error(staff_client, key):
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {
-        "shipping_address": [f"The shipping address is missing: {key}."]
+        "shipping_address": [f"{key}: This field is required."]
     }
     assert snapshot(order) == was
 
@@ -406,14 +407,14 @@ def test_shipping_address_missing_a_key_is_a_form_error(staff_client, key):
     [
         (
             '["name", "line1", "city", "postal_code", "country"]',
-            "Enter the address as a JSON object.",
+            ["Invalid data. Expected a dictionary, but got list."],
         ),
-        ('"1 High Street, London"', "Enter the address as a JSON object."),
+        ('"1 High Street, London"', ["Invalid data. Expected a dictionary, but got str."]),
         (
             '{"name": "Ada", "line1": " ", "city": "London", "postal_code": 1, "country": "GB"}',
-            "These shipping address fields must be non-empty text: line1, postal_code.",
+            ["line1: This field may not be blank.", "postal_code: Not a valid string."],
         ),
-        ("{not json", "Enter a valid JSON."),
+        ("{not json", ["Enter a valid JSON."]),
     ],
 )
 def test_shipping_address_must_be_an_object_of_text(staff_client, address, error):
@@ -425,7 +426,67 @@ def test_shipping_address_must_be_an_object_of_text(staff_client, address, error
     )
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors == {"shipping_address": [error]}
+    assert response.context["adminform"].form.errors == {"shipping_address": error}
+    assert snapshot(order) == was
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"country": "gb"}, "country: Use the ISO 3166-1 alpha-2 code, e.g. GB."),
+        (
+            {"postal_code": "N" * 21},
+            "postal_code: Ensure this field has no more than 20 characters.",
+        ),
+        (
+            {"county": "Kent"},
+            "county: Unknown field. Known: name, line1, line2, city, postal_code, country.",
+        ),
+        ({"line2": 5}, "line2: Not a valid string."),
+    ],
+)
+def test_the_admin_refuses_the_addresses_the_api_refuses_in_the_same_words(
+    staff_client, change, error
+):
+    """One validator (shop/validators.py) behind the API, the service and this form: the
+    admin used to accept a lower-case country, a 21-character postcode, an unknown key."""
+    order = order_in("pending")
+    was = snapshot(order)
+    address = {**order.shipping_address, **change}
+    shopper = APIClient()
+    shopper.force_authenticate(order.user)
+
+    api = shopper.patch(
+        f"/api/v1/orders/{order.pk}/",
+        {"shipping_address": address},
+        format="json",
+        HTTP_IF_MATCH="*",
+    )
+    admin_page = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/",
+        order_form(order, shipping_address=json.dumps(address)),
+    )
+
+    assert (api.status_code, api.json()["message"]) == (400, f"shipping_address.{error}")
+    assert admin_page.status_code == 200
+    assert admin_page.context["adminform"].form.errors == {"shipping_address": [error]}
+    assert snapshot(order) == was
+
+
+def test_a_nul_postgresql_cannot_store_is_a_form_error_not_a_500(staff_client):
+    """jsonb holds no NUL character (the API's parser refuses one in any body)."""
+    order = order_in("pending")
+    was = snapshot(order)
+    address = json.dumps({**order.shipping_address, "city": "Lon\x00don"})
+
+    response = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/", order_form(order, shipping_address=address)
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "shipping_address": ["city: Null characters are not allowed."]
+    }
     assert snapshot(order) == was
 
 
