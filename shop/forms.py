@@ -127,6 +127,15 @@ class ProductAdminForm(forms.ModelForm):
         # with a generic message; say what the CHECK constraint says instead.
         error_messages = {"stock_quantity": {"min_value": "Stock cannot be negative."}}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stock = self.fields.get("stock_quantity")
+        if stock is not None:
+            # The page posts back the stock it showed, so the stock counts as changed only if
+            # staff changed it: checkouts take stock between the page's GET and its POST, and
+            # an untouched field must not write the number shown back over theirs.
+            stock.show_hidden_initial = True
+
 
 class OrderAdminForm(forms.ModelForm):
     """Status limited to the legal next steps; the shipping address checked as the API does."""

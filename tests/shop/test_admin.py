@@ -364,10 +364,10 @@ def test_saving_an_order_locks_its_row_first(staff_client):
         )
 
     # The admin's lock first; then services.order_transition reads it again under its own
-    # lock, which this transaction already holds.
+    # lock, which this transaction already holds: the same lock, both from shop/locks.py.
     reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "shop_order"."id"')]
     assert len(reads) == 2
-    assert uncommented(reads[0]).endswith(" FOR UPDATE")  # before the origin's SQL comment
+    assert uncommented(reads[0]).endswith(" FOR NO KEY UPDATE")  # before the origin's comment
     assert uncommented(reads[1]).endswith(" FOR NO KEY UPDATE")
 
 
@@ -607,6 +607,29 @@ def test_product_edit_is_saved_and_bumps_the_version(staff_client):
     assert response.status_code == 302
     product.refresh_from_db()
     assert (product.price, product.stock_quantity, product.version) == (Decimal("0.00"), 0, 2)
+
+
+def test_a_price_edit_keeps_the_stock_checkouts_took_after_the_page_was_shown(staff_client):
+    product = ProductFactory(price=Decimal("12.50"), stock_quantity=4)
+    page = product_form(product, price="10.00", **{"initial-stock_quantity": "4"})
+    Product.objects.filter(pk=product.pk).update(stock_quantity=1)  # three sold meanwhile
+
+    response = staff_client.post(f"/admin/shop/product/{product.pk}/change/", page)
+
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert (product.price, product.stock_quantity) == (Decimal("10.00"), 1)
+
+
+def test_a_stock_edit_is_written_when_staff_changed_it(staff_client):
+    product = ProductFactory(stock_quantity=4)
+    page = product_form(product, stock_quantity="9", **{"initial-stock_quantity": "4"})
+    Product.objects.filter(pk=product.pk).update(stock_quantity=1)
+
+    response = staff_client.post(f"/admin/shop/product/{product.pk}/change/", page)
+
+    assert response.status_code == 302
+    assert Product.objects.get(pk=product.pk).stock_quantity == 9
 
 
 def test_deactivate_action_deactivates_only_the_selected_products(staff_client):
