@@ -402,7 +402,8 @@ def _fingerprint(lines: Sequence[OrderLine], shipping_address: dict) -> str:
 
 
 def _idempotency_claim(*, user: User, key: str, fingerprint: str) -> Order | None:
-    """Claim (user, key) for this transaction, or return the order it already stands for.
+    """Claim (user, key) for this transaction, or return the order it already stands for,
+    whole (with its items, as selectors.order_get reads it).
 
     INSERT ... ON CONFLICT DO NOTHING waits for a concurrent transaction holding the same
     key to finish: if it commits, we replay its order; if it rolls back, the key is ours.
@@ -428,7 +429,7 @@ def _idempotency_claim(*, user: User, key: str, fingerprint: str) -> Order | Non
             "This Idempotency-Key was already used for a different order. "
             "Use a new key for a new order.",
         )
-    return Order(pk=existing.order_id)
+    return selectors.order_get(order_id=existing.order_id, user_id=user.pk)
 
 
 def idempotency_keys_prune(*, cutoff: datetime, batch_size: int = 1_000) -> int:
@@ -464,11 +465,11 @@ def order_create(
 ) -> tuple[Order, bool]:
     """Place an order: take the stock, price it from the database, all or nothing.
 
-    Returns (order, created). A created order comes with its items in order.item_list (each
-    with its product's id and name) as written, the attribute selectors.order_get prefetches
-    into, so the caller needs no query to show it.
-    created is False when idempotency_key replays an earlier order of the same request: the
-    order is then only its id, to be read as it is now.
+    Returns (order, created), the order whole either way: its items in order.item_list (each
+    with its product's id and name), the attribute selectors.order_get prefetches into, so
+    the caller needs no query to show it. A created order is as its INSERTs returned it;
+    created is False when idempotency_key replays an earlier order of the same request,
+    which is then read as it is now (selectors.order_get).
     """
     _check_lines(lines)
     shipping_address = _address_or_error(shipping_address)

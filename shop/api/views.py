@@ -294,16 +294,11 @@ class OrderListCreateView(generics.ListAPIView):
                     services.OrderLine(product_id=line["product"], quantity=line["quantity"])
                     for line in data["items"]
                 ],
-                shipping_address=dict(data["shipping_address"]),
+                shipping_address=data["shipping_address"],
                 idempotency_key=key,
             )
-            # A new order is shown as its transaction wrote it (no query); a replayed one is
-            # read as it is now.
-            entry = representations.order_created(
-                order
-                if created
-                else selectors.order_get(order_id=order.pk, user_id=request.user.pk)
-            )
+            # The order whole, new or replayed: shown without another query.
+            entry = representations.order_created(order)
         response = _with_etag(
             Response(entry["data"], status=status.HTTP_201_CREATED), entry["etag"]
         )
@@ -336,7 +331,7 @@ class OrderDetailView(APIView):
             order_id=pk,
             owner=request.user,
             if_match=tags,
-            shipping_address=dict(data["shipping_address"]),
+            shipping_address=data["shipping_address"],
         )
         return _order_response(pk, request.user.pk)
 
