@@ -210,6 +210,15 @@ def user_update(*, user: User, if_match: Collection[str] | None, **changes: str)
     return locked
 
 
+def _profile_clean(profile: UserProfile) -> None:
+    """The model's rules before the write. The only CHECK, shop_userprofile_phone_format,
+    names no field to Django, so its message is put under "phone"."""
+    try:
+        profile.full_clean(exclude=["user"], validate_unique=False)
+    except ValidationError as error:
+        raise _validation_error(error, all_to="phone") from None
+
+
 def profile_update(*, user: User, if_match: Collection[str] | None, **changes: str) -> UserProfile:
     """Change the user's profile (made on first change), if its ETag still matches."""
     with transaction.atomic():
@@ -224,18 +233,20 @@ def profile_update(*, user: User, if_match: Collection[str] | None, **changes: s
         if not changes:
             return profile
         if profile._state.adding:
-            # get_or_create's insert races safely on the primary key, and the loser then
-            # locks and re-reads the winner's row, whose ETag must still match.
-            profile, _ = UserProfile.objects.select_for_update().get_or_create(user_id=user.pk)
+            # Made with its values, one INSERT (one audit event). get_or_create's insert
+            # races safely on the primary key, and the loser then locks and re-reads the
+            # winner's row, whose ETag must still match.
+            _profile_clean(UserProfile(user_id=user.pk, **changes))
+            profile, created = UserProfile.objects.select_for_update().get_or_create(
+                user_id=user.pk, defaults=changes
+            )
+            if created:
+                cache.invalidate_profile(user.pk)
+                return profile
             _check_if_match(selectors.profile_etag(profile), if_match)
         for name, value in changes.items():
             setattr(profile, name, value)
-        try:
-            # Runs the model's CHECKs before the UPDATE. The only one, shop_userprofile_
-            # phone_format, names no field to Django, so its message is put under "phone".
-            profile.full_clean(exclude=["user"], validate_unique=False)
-        except ValidationError as error:
-            raise _validation_error(error, all_to="phone") from None
+        _profile_clean(profile)
         profile.save(update_fields=list(changes))
         cache.invalidate_profile(user.pk)
     return profile

@@ -25,7 +25,7 @@ from shop.factories import (
     UserProfileFactory,
     shipping_address_for,
 )
-from shop.models import Category, Order, OrderItem, Product, User
+from shop.models import Category, Order, OrderItem, Product, User, UserProfile
 
 pytestmark = pytest.mark.django_db
 
@@ -656,6 +656,62 @@ def test_deactivate_action_deactivates_only_the_selected_products(staff_client):
     }
 
 
+def test_product_is_added_through_the_admin(staff_client, django_capture_on_commit_callbacks):
+    category = CategoryFactory(name="Desks")
+    page = product_form(
+        ProductFactory.build(name="Walnut desk", category=category, price=Decimal("249.50")),
+        stock_quantity="5",
+    )
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = staff_client.post("/admin/shop/product/add/", page)
+
+    product = Product.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/shop/product/"
+    assert (product.name, product.category_id, product.price, product.stock_quantity) == (
+        "Walnut desk",
+        category.pk,
+        Decimal("249.50"),
+        5,
+    )
+    assert len(callbacks) == 1  # services.product_create's invalidation
+
+
+def test_unsold_product_is_deleted_in_the_admin(staff_client):
+    product, kept = ProductFactory(), ProductFactory()
+
+    response = staff_client.post(f"/admin/shop/product/{product.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert list(Product.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_a_profile_edited_in_the_admin_is_served_fresh_by_the_api(
+    staff_client, django_capture_on_commit_callbacks
+):
+    profile = UserProfileFactory(first_name="Grace")
+    shopper = APIClient()
+    shopper.force_authenticate(profile.user)
+    assert shopper.get("/api/v1/me/profile/").json()["first_name"] == "Grace"  # cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            f"/admin/shop/userprofile/{profile.pk}/change/",
+            {
+                "first_name": "Ada",
+                "last_name": profile.last_name,
+                "phone": profile.phone,
+                "avatar_url": profile.avatar_url,
+                "bio": profile.bio,
+                "_save": "Save",
+            },
+        )
+
+    assert response.status_code == 302
+    assert shopper.get("/api/v1/me/profile/").json()["first_name"] == "Ada"
+
+
 def test_product_search_is_full_text(staff_client):
     desk = ProductFactory(name="Walnut desk", description="Solid oak legs")
     ProductFactory(name="Desk lamp", description="Brass")
@@ -865,6 +921,31 @@ def test_user_profile_is_added_on_the_user_page(staff_client):
     assert response.status_code == 302
     user.refresh_from_db()
     assert (user.profile.first_name, user.profile.phone) == ("Grace", "+44 20 7946 0000")
+
+
+def test_user_profile_is_changed_and_deleted_on_the_user_page(staff_client):
+    profile = UserProfileFactory(first_name="Grace", phone="")
+    user = profile.user
+    existing = {
+        "profile-INITIAL_FORMS": 1,
+        "profile-0-user": user.pk,
+        "profile-0-first_name": "Grace",
+        "profile-0-last_name": profile.last_name,
+        "profile-0-bio": profile.bio,
+    }
+
+    changed = staff_client.post(
+        f"/admin/shop/user/{user.pk}/change/",
+        user_change_form(user, **{**existing, "profile-0-first_name": "Ada"}),
+    )
+    first_name = UserProfile.objects.get(pk=user.pk).first_name
+    deleted = staff_client.post(
+        f"/admin/shop/user/{user.pk}/change/",
+        user_change_form(user, **{**existing, "profile-0-DELETE": "on"}),
+    )
+
+    assert (changed.status_code, first_name, deleted.status_code) == (302, "Ada", 302)
+    assert UserProfile.objects.filter(pk=user.pk).exists() is False
 
 
 def test_bad_phone_on_the_user_page_is_a_form_error(staff_client):
