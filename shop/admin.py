@@ -82,15 +82,15 @@ class UserAdmin(CappedCountAdminMixin, HistoryAdminMixin, DjangoUserAdmin):
             return super().save_formset(request, form, formset, change)
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for profile_form in formset.forms:
+            adding = profile_form in formset.extra_forms
             if profile_form in formset.deleted_forms:
-                if profile_form.instance.pk is not None:
+                if not adding:
                     services.profile_delete(user_ids=[form.instance.pk])
                     formset.deleted_objects.append(profile_form.instance)
                 continue
             changes = _changes(profile_form, exclude=("DELETE",))
             if not changes:
                 continue
-            adding = profile_form.instance._state.adding
             profile = services.profile_update(user=form.instance, if_match=None, **changes)
             if adding:
                 formset.new_objects.append(profile)

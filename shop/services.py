@@ -312,7 +312,7 @@ def category_update(*, category_id: int, **changes: object) -> Category:
 
 
 def category_delete(*, category_ids: Collection[int]) -> int:
-    """Delete categories without products or subcategories (PROTECT refuses the others)."""
+    """Delete categories without products or subcategories (ProtectedError for others)."""
     with transaction.atomic():
         deleted, _ = Category.objects.filter(pk__in=list(category_ids)).delete()
         cache.invalidate_category_tree()
@@ -381,7 +381,7 @@ def product_deactivate(*, product_ids: Collection[int]) -> int:
 
 
 def product_delete(*, product_ids: Collection[int]) -> int:
-    """Delete products never ordered (PROTECT refuses the others: deactivate those)."""
+    """Delete products never ordered; ProtectedError for one that was (deactivate it)."""
     with transaction.atomic():
         locked = list(locks.products_for_delete(product_ids).values_list("pk", flat=True))
         Product.objects.filter(pk__in=locked).delete()
