@@ -114,8 +114,8 @@ def _apply_changes(instance: models.Model, changes: dict) -> list[str]:
 
 
 def _full_clean(instance: models.Model, *, changed: Collection[str] | None = None) -> None:
-    """instance.full_clean() as ShopError(INVALID): the field rules and the CHECKs and UNIQUEs
-    of the model (one query each), only those of the `changed` fields when given."""
+    """instance.full_clean() as ShopError(INVALID): the field rules and the model's CHECKs and
+    UNIQUEs (a query each, in a savepoint), only those the `changed` fields take part in."""
     exclude = None
     if changed is not None:
         exclude = [field.name for field in instance._meta.fields if field.name not in changed]
