@@ -8,15 +8,23 @@ input arrives; the admin shows the same words.
 import re
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, models
 
 from shop.models import SHIPPING_ADDRESS_KEYS, IdempotencyKey, Product
+
+
+def max_length(model: type[models.Model], name: str) -> int:
+    """The longest value the model's field (its column) holds: where an input is refused as
+    too long, the limit is the column's, never a second number that could drift from it."""
+    field = model._meta.get_field(name)
+    return getattr(field, "base_field", field).max_length  # an array: its elements' length
+
 
 # The largest id a primary key column holds (bigint): a bigger one in a body or a query
 # string is a 400, never a database error. Django's own range for the column's type.
 MAX_ID = connection.ops.integer_field_range(Product._meta.pk.get_internal_type())[1]
 # An Idempotency-Key is stored in shop_idempotencykey.key: as long as that column allows.
-IDEMPOTENCY_KEY_MAX_LENGTH = IdempotencyKey._meta.get_field("key").max_length
+IDEMPOTENCY_KEY_MAX_LENGTH = max_length(IdempotencyKey, "key")
 
 # --------------------------------------------------------------------------- shipping address
 

@@ -8,13 +8,14 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from shop.api import fields as strict
-from shop.models import Order
+from shop.models import Order, User, UserProfile
 from shop.services import MAX_LINE_QUANTITY, MAX_ORDER_LINES
 from shop.validators import (
     COUNTRY_CODE,
     COUNTRY_CODE_MESSAGE,
     MAX_ID,
     error_messages,
+    max_length,
     shipping_address_clean,
 )
 from shop.validators import SHIPPING_ADDRESS_MAX_LENGTHS as ADDRESS_MAX
@@ -48,15 +49,15 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class RegisterInput(strict.InputSerializer):
-    username = strict.StrictCharField(max_length=150)
-    email = strict.StrictEmailField(max_length=254)
+    username = strict.StrictCharField(max_length=max_length(User, "username"))
+    email = strict.StrictEmailField(max_length=max_length(User, "email"))
     password = strict.StrictCharField(
         max_length=128, write_only=True, trim_whitespace=False, style={"input_type": "password"}
     )
 
 
 class LoginInput(strict.InputSerializer):
-    username = strict.StrictCharField(max_length=150)
+    username = strict.StrictCharField(max_length=max_length(User, "username"))
     password = strict.StrictCharField(max_length=128, trim_whitespace=False)
 
 
@@ -73,18 +74,27 @@ class UserOutput(serializers.Serializer):
 
 
 class UserUpdateInput(strict.InputSerializer):
-    username = strict.StrictCharField(max_length=150, required=False)
-    email = strict.StrictEmailField(max_length=254, required=False)
+    username = strict.StrictCharField(max_length=max_length(User, "username"), required=False)
+    email = strict.StrictEmailField(max_length=max_length(User, "email"), required=False)
 
 
 class ProfileSerializer(strict.InputSerializer):
     """Profile in and out (every field optional on PATCH)."""
 
-    first_name = strict.StrictCharField(max_length=150, allow_blank=True, required=False)
-    last_name = strict.StrictCharField(max_length=150, allow_blank=True, required=False)
-    phone = strict.StrictCharField(max_length=32, allow_blank=True, required=False)
+    first_name = strict.StrictCharField(
+        max_length=max_length(UserProfile, "first_name"), allow_blank=True, required=False
+    )
+    last_name = strict.StrictCharField(
+        max_length=max_length(UserProfile, "last_name"), allow_blank=True, required=False
+    )
+    phone = strict.StrictCharField(
+        max_length=max_length(UserProfile, "phone"), allow_blank=True, required=False
+    )
+    # bio is a text column of no length: 2000 is the API's own limit.
     bio = strict.StrictCharField(max_length=2000, allow_blank=True, required=False)
-    avatar_url = strict.StrictURLField(max_length=500, allow_blank=True, required=False)
+    avatar_url = strict.StrictURLField(
+        max_length=max_length(UserProfile, "avatar_url"), allow_blank=True, required=False
+    )
 
 
 # --------------------------------------------------------------------------- catalogue
