@@ -2,7 +2,8 @@
 /metrics (dbhealth/metrics.py) exports the same figures. alerts_evaluate() opens, refreshes
 and resolves Alert rows and mails ADMINS once per incident.
 
-A rule breaches at the CRITICAL threshold of the dashboard check of the same name (settings in
+The figures come from the query layer (dbhealth/stats/), as the panels' do. A rule breaches
+at the CRITICAL threshold of the dashboard check of the same name (settings in
 dbhealth/conf.py), except the slow-query regression, which has its own REGRESSION_* settings.
 """
 
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 from django.core.mail import mail_admins
 from django.db import connection, transaction
 
+from dbhealth import stats
 from dbhealth.conf import config
-from dbhealth.panels import indexes, maintenance, overview, replication
-from dbhealth.panels.base import fresh_statistics, row, rows
+from dbhealth.stats.cursor import fresh_statistics, statement_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -28,64 +29,33 @@ class Breach:
     message: str
 
 
-SESSIONS_SQL = """
-SELECT pid, state, application_name,
-       extract(epoch FROM clock_timestamp() - query_start)::float8 AS query_seconds,
-       extract(epoch FROM clock_timestamp() - state_change)::float8 AS state_seconds
-  FROM pg_stat_activity
- WHERE datname = current_database() AND pid <> pg_backend_pid()
-   AND backend_type = 'client backend'
-   AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')
- ORDER BY pid
-"""
-
-# Each statement's mean time in the latest snapshot against its mean over the earlier
-# snapshots of the baseline window (deltas, so resets in between do not matter).
-REGRESSION_SQL = """
-WITH latest AS (SELECT id, captured_at FROM dbhealth_snapshot
-                 ORDER BY captured_at DESC, id DESC LIMIT 1)
-SELECT q.queryid,
-       q.exec_time_delta / q.calls_delta AS recent_ms,
-       b.time / b.calls AS baseline_ms
-  FROM dbhealth_querysample q
-  JOIN latest ON latest.id = q.snapshot_id
-  CROSS JOIN LATERAL (
-      SELECT sum(h.exec_time_delta) AS time, sum(h.calls_delta) AS calls
-        FROM dbhealth_querysample h JOIN dbhealth_snapshot s ON s.id = h.snapshot_id
-       WHERE h.queryid = q.queryid AND s.id <> latest.id
-         AND s.captured_at >= latest.captured_at - make_interval(hours => %s)) b
- WHERE q.calls_delta >= %s AND b.calls >= %s
-   AND q.exec_time_delta / q.calls_delta >= %s
-   AND q.exec_time_delta / q.calls_delta >= %s * b.time / b.calls
- ORDER BY q.queryid
-"""
-
-
 def measure(cursor, cfg: dict) -> dict:
-    """Every figure the rules and /metrics use, read in one go."""
+    """Every figure the rules and /metrics use, read in one go from the query layer."""
     fresh_statistics(cursor)
-    server = row(cursor, overview.SERVER_SQL)
-    connections = rows(cursor, overview.CONNECTIONS_SQL)
+    server = stats.server.server(cursor)
+    replication = stats.replication.role(cursor)
+    slots = stats.replication.slots(cursor)
     return {
         "server": server,
-        "connections": connections,
+        "connections": stats.server.connections(cursor),
         "connections_usable": server["max_connections"] - server["reserved_connections"],
-        "cache": row(cursor, overview.CACHE_HIT_SQL),
-        "sessions": rows(cursor, SESSIONS_SQL),
-        "replication": replication.collect(cursor, cfg),
-        "xid": rows(cursor, maintenance.XID_DATABASES_SQL),
-        "sequences": rows(cursor, maintenance.SEQUENCES_SQL),
-        "invalid_indexes": rows(cursor, indexes.INVALID_SQL),
-        "regressions": rows(
+        "cache": stats.server.cache_hit(cursor),
+        "sessions": stats.activity.busy_sessions(cursor),
+        "replication": {
+            "server": replication,
+            "replicas": [] if replication["replica"] else stats.replication.replicas(cursor),
+            "slots": slots,
+            "inactive_slots": [s for s in slots if not s["active"]],
+        },
+        "xid": stats.maintenance.xid_databases(cursor),
+        "sequences": stats.maintenance.sequences(cursor),
+        "invalid_indexes": stats.indexes.invalid(cursor),
+        "regressions": stats.statements.regressions(
             cursor,
-            REGRESSION_SQL,
-            [
-                cfg["REGRESSION_BASELINE_HOURS"],
-                cfg["REGRESSION_MIN_CALLS"],
-                cfg["REGRESSION_MIN_CALLS"],
-                cfg["REGRESSION_MIN_MS"],
-                cfg["REGRESSION_FACTOR"],
-            ],
+            baseline_hours=cfg["REGRESSION_BASELINE_HOURS"],
+            min_calls=cfg["REGRESSION_MIN_CALLS"],
+            min_ms=cfg["REGRESSION_MIN_MS"],
+            factor=cfg["REGRESSION_FACTOR"],
         ),
     }
 
@@ -188,6 +158,8 @@ RULES = {
     "slow_query_regression": _regression,
 }
 
+# The Alert rows' own writes, the one SQL here outside dbhealth/stats/: an upsert on the partial
+# unique index of open alerts, so that two evaluations at once open one alert, never two.
 OPEN_SQL = """
 INSERT INTO dbhealth_alert (rule, subject, message, value, first_seen, last_seen)
 VALUES (%s, %s, %s, %s, clock_timestamp(), clock_timestamp())
@@ -208,7 +180,7 @@ def alerts_evaluate() -> dict:
     cfg = config()
     opened, resolved = [], []
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('statement_timeout', '10s', true)")
+        statement_timeout(cursor, "10s")
         figures = measure(cursor, cfg)
         for rule, check in RULES.items():
             breaches = check(figures, cfg)

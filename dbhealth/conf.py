@@ -55,6 +55,12 @@ DEFAULTS = {
     # Settings: the database server's memory in bytes, for the recommendations. None: this
     # machine's memory when the database is on loopback, otherwise no recommendation.
     "SERVER_MEMORY": None,
+    # Application: messages waiting in a Celery queue (no worker keeps up past these), and how
+    # long the page waits for the workers to answer a ping (each answers in milliseconds; the
+    # page always waits this long, since it cannot know how many there are).
+    "CELERY_QUEUE_WARNING": 100,
+    "CELERY_QUEUE_CRITICAL": 1_000,
+    "CELERY_PING_TIMEOUT_SEC": 0.5,
     # EXPLAIN: the statement (and any lock it waits for) is cancelled after this long; a plan
     # node whose own cost (or time, with ANALYZE) is at least this share of the whole is costly.
     "EXPLAIN_TIMEOUT_MS": 5_000,
@@ -73,9 +79,6 @@ DEFAULTS = {
 
 
 def config() -> dict:
-    """The defaults with settings.DBHEALTH on top; an unknown key is a typo and fails loudly."""
-    overrides = getattr(settings, "DBHEALTH", {})
-    unknown = sorted(set(overrides) - set(DEFAULTS))
-    if unknown:
-        raise KeyError(f"unknown DBHEALTH setting(s): {', '.join(unknown)}")
-    return {**DEFAULTS, **overrides}
+    """The defaults with settings.DBHEALTH on top (its keys are checked once, at start-up, by
+    dbhealth/checks.py)."""
+    return {**DEFAULTS, **getattr(settings, "DBHEALTH", {})}

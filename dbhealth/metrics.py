@@ -12,6 +12,7 @@ import hmac
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry, generate_latest
@@ -20,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from dbhealth.alerts import RULES, measure
 from dbhealth.conf import config
 from dbhealth.models import Alert
+from dbhealth.stats.cursor import READ_LOCK_TIMEOUT, read_only_settings
 from dbhealth.views import PERMISSION
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -129,11 +131,8 @@ def metrics_view(request):
         response = HttpResponse("Authentication required.\n", status=401, content_type=CONTENT_TYPE)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    from django.db.models import Count
-
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET TRANSACTION READ ONLY")
-        cursor.execute("SELECT set_config('statement_timeout', '10s', true)")
+        read_only_settings(cursor, statement_timeout="10s", lock_timeout=READ_LOCK_TIMEOUT)
         figures = measure(cursor, config())
         open_alerts = dict(
             Alert.objects.filter(resolved_at__isnull=True)

@@ -22,7 +22,7 @@ class Dashboard(models.Model):
 
 
 class Snapshot(models.Model):
-    """One capture of the cumulative statistics (beat: every few minutes; dbhealth/history.py).
+    """One capture of the cumulative statistics (beat: every few minutes; dbhealth/snapshots.py).
 
     The counters of pg_stat_statements, pg_stat_user_tables and pg_stat_user_indexes only grow
     until a reset, so each sample stores the counter and its delta since the previous snapshot;

@@ -45,6 +45,7 @@ from django.core.cache import cache
 from django.urls import Resolver404, resolve
 
 from core import db
+from dbhealth import stats
 
 logger = logging.getLogger(__name__)
 
@@ -204,28 +205,15 @@ def task_finished(task_id=None, **kwargs):
 
 # ------------------------------------------------------------------------ reading the map
 
-STATEMENT_TEXTS_SQL = """
-SELECT s.queryid, s.query FROM {schema}.pg_stat_statements s
-  JOIN pg_database d ON d.oid = s.dbid
- WHERE d.datname = current_database() AND s.query LIKE '%%/*fp=''%%'
-"""
-RUNNING_SQL = """
-SELECT query_id AS queryid, query FROM pg_stat_activity
- WHERE datname = current_database() AND query_id IS NOT NULL AND query LIKE '%%/*fp=''%%'
-"""
-
 
 def resolve_queryids(cursor, schema: str | None) -> int:
     """Link fingerprints to query ids from the comments in pg_stat_statements' sample texts
     and in pg_stat_activity's running statements. Returns how many links were new."""
     found: dict[str, int] = {}
-    sources = [RUNNING_SQL] + ([STATEMENT_TEXTS_SQL.format(schema=schema)] if schema else [])
-    for sql in sources:
-        cursor.execute(sql, [])
-        for queryid, text in cursor.fetchall():
-            match = FINGERPRINT_IN_COMMENT.search(text or "")
-            if match:
-                found[match.group(1)] = queryid
+    for statement in stats.statements.commented_texts(cursor, schema):
+        match = FINGERPRINT_IN_COMMENT.search(statement["query"] or "")
+        if match:
+            found[match.group(1)] = statement["queryid"]
     if not found:
         return 0
     redis = _redis()

@@ -7,8 +7,7 @@ alerts already open (no second mail), or finds the links already made.
 from celery import shared_task
 from django.db import connection
 
-from dbhealth import alerts, history, origins
-from dbhealth.panels import queries
+from dbhealth import alerts, origins, snapshots, stats
 
 RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3}
 
@@ -16,7 +15,7 @@ RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3}
 @shared_task(**RETRY)
 def dbhealth_snapshot_task() -> int:
     """Snapshot the statistics and prune old snapshots; returns the snapshot's id."""
-    return history.snapshot_take().pk
+    return snapshots.snapshot_take().pk
 
 
 @shared_task(**RETRY)
@@ -30,6 +29,5 @@ def dbhealth_alerts_task() -> str:
 def dbhealth_origins_task() -> int:
     """Link statement fingerprints to query ids; returns how many links were new."""
     with connection.cursor() as cursor:
-        state = queries.state(cursor)
-        schema = None if queries.how_to_enable(state) else queries._schema(state)
+        schema = stats.statements.readable_schema(stats.statements.extension(cursor))
         return origins.resolve_queryids(cursor, schema)

@@ -1,11 +1,10 @@
-"""/admin/dbhealth/...: every page through the admin site's admin_view (staff login, CSRF,
-no caching) and the dashboard's own permission."""
+"""/admin/dbhealth/...: one view per page, every page through the admin site's admin_view
+(staff login, CSRF, no caching) and the dashboard's own permission."""
 
 from django.contrib import admin
 from django.urls import path, register_converter
 
 from dbhealth import views
-from dbhealth.panels import PANELS
 
 app_name = "dbhealth"
 
@@ -30,17 +29,20 @@ def page(view):
 
 
 urlpatterns = [
-    path("", page(views.overview), name="overview"),
-    *[
-        path(f"{name}/", page(views.panel_view(name)), name=name)
-        for name, _ in PANELS
-        if name not in ("overview", "explain", "history", "origins")
-    ],
-    path("queries/<signed:queryid>/", page(views.query_detail), name="query"),
-    path("explain/", page(views.explain_view), name="explain"),
+    path("", page(views.overview_view), name="overview"),
+    path("queries/", page(views.queries_view), name="queries"),
+    path("queries/<signed:queryid>/", page(views.query_view), name="query"),
+    path("activity/", page(views.activity_view), name="activity"),
+    path("activity/<int:pid>/<str:action>/", page(views.signal_view), name="signal"),
+    path("space/", page(views.space_view), name="space"),
+    path("indexes/", page(views.indexes_view), name="indexes"),
+    path("maintenance/", page(views.maintenance_view), name="maintenance"),
+    path("replication/", page(views.replication_view), name="replication"),
+    path("settings/", page(views.settings_view), name="settings"),
     path("history/", page(views.history_view), name="history"),
     path("origins/", page(views.origins_view), name="origins"),
     # An origin is "route:<pattern>", "task:<name>" or "command:<name>"; patterns contain "/".
     path("origins/<path:origin>", page(views.origin_view), name="origin"),
-    path("activity/<int:pid>/<str:action>/", page(views.signal_view), name="signal"),
+    path("explain/", page(views.explain_view), name="explain"),
+    path("application/", page(views.application_view), name="application"),
 ]

@@ -1,14 +1,14 @@
-"""The dashboard's pages, inside the admin (urls.py wraps each in admin_site.admin_view).
+"""The dashboard's pages, one view per page, inside the admin (urls.py wraps each in
+admin_site.admin_view).
 
 Every page needs the dbhealth.view_dashboard permission (staff alone is not enough); the
 cancel/terminate actions need a superuser, a confirmation POST, and leave an admin log entry.
-Reads run in one READ ONLY transaction under short timeouts, so the dashboard can never be
-the thing that holds a lock or runs away during an incident.
+Reads run in one READ ONLY transaction under short timeouts (dbhealth/stats/cursor.py), so the
+dashboard can never be the thing that holds a lock or runs away during an incident.
 """
 
 from __future__ import annotations
 
-import contextlib
 from functools import wraps
 
 from django import forms
@@ -22,8 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from dbhealth import history as statistics_history
-from dbhealth import origins as statement_origins
+from dbhealth import origins, snapshots, stats
 from dbhealth.conf import config
 from dbhealth.models import Alert, Dashboard
 from dbhealth.panels import (
@@ -33,14 +32,19 @@ from dbhealth.panels import (
     application,
     explain,
     history,
-    origins,
+    indexes,
+    maintenance,
     queries,
+    replication,
+    settings,
+    space,
+    statement_origins,
 )
-from dbhealth.panels.base import RANK, fresh_statistics, server_version
+from dbhealth.panels.base import RANK
+from dbhealth.stats.cursor import reading
+from dbhealth.stats.statements import ORDERS
 
 PERMISSION = "dbhealth.view_dashboard"
-READ_STATEMENT_TIMEOUT = "10s"  # a catalog query that takes longer is itself a problem
-READ_LOCK_TIMEOUT = "2s"  # pg_relation_size() waits behind an ACCESS EXCLUSIVE lock
 
 
 def dashboard_permission(view):
@@ -51,23 +55,6 @@ def dashboard_permission(view):
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-@contextlib.contextmanager
-def reading():
-    """A cursor in a READ ONLY transaction with short timeouts and fresh statistics."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET TRANSACTION READ ONLY")
-        cursor.execute(
-            "SELECT set_config('statement_timeout', %s, true),"
-            " set_config('lock_timeout', %s, true)",
-            [READ_STATEMENT_TIMEOUT, READ_LOCK_TIMEOUT],
-        )
-        fresh_statistics(cursor)
-        yield cursor
-        # Nothing to commit; rolling back also ends READ ONLY and the timeouts when this
-        # transaction is a savepoint inside another (tests, or a caller's atomic block).
-        transaction.set_rollback(True)
 
 
 def render(request, template: str, panel: str, **context) -> TemplateResponse:
@@ -82,11 +69,11 @@ def render(request, template: str, panel: str, **context) -> TemplateResponse:
     return TemplateResponse(request, f"dbhealth/{template}.html", context)
 
 
-def overview(request):
-    settings = config()
+def overview_view(request):
+    cfg = config()
     with reading() as cursor:
-        results = {module.TITLE: module.collect(cursor, settings) for module in SQL_PANELS}
-    results[application.TITLE] = application.collect(settings)
+        results = {panel.TITLE: panel.collect(cursor, cfg) for panel in SQL_PANELS}
+    results[application.TITLE] = application.collect(cfg)
     checks = [check for result in results.values() for check in result["checks"]]
     checks.sort(key=lambda c: -RANK[c.status])  # red first, then yellow, then green
     return render(
@@ -101,33 +88,63 @@ def overview(request):
     )
 
 
-def panel_view(name: str):
-    module = dict(PANELS)[name]
-
-    def view(request):
-        settings = config()
-        extra = {}
-        if name == "queries":
-            order = request.GET.get("order", "total")
-            order = order if order in queries.ORDERS else "total"
-            slow_only = request.GET.get("slow") == "1"
-            extra = {"order": order, "slow_only": slow_only}
-        if name == "application":
-            data = module.collect(settings)
-        else:
-            with reading() as cursor:
-                data = module.collect(cursor, settings, **extra)
-        if name == "queries" and data["statements"]:
-            found = statement_origins.by_queryid()
-            for statement in data["statements"]:
-                statement["origins"] = found.get(statement["queryid"], [])
-        return render(request, name, name, data=data, checks=data["checks"], **extra)
-
-    view.__name__ = f"{name}_view"
-    return view
+def sql_panel(request, name: str, panel) -> TemplateResponse:
+    """A page that shows one panel's collect() on the read-only cursor, with its checks."""
+    with reading() as cursor:
+        data = panel.collect(cursor, config())
+    return render(request, name, name, data=data, checks=data["checks"])
 
 
-def query_detail(request, queryid: int):
+def queries_view(request):
+    order = request.GET.get("order", "total")
+    order = order if order in ORDERS else "total"
+    slow_only = request.GET.get("slow") == "1"
+    with reading() as cursor:
+        data = queries.collect(cursor, config(), order=order, slow_only=slow_only)
+    found = origins.by_queryid() if data["statements"] else {}
+    for statement in data["statements"]:
+        statement["origins"] = found.get(statement["queryid"], [])
+    return render(
+        request,
+        "queries",
+        "queries",
+        data=data,
+        checks=data["checks"],
+        order=order,
+        slow_only=slow_only,
+    )
+
+
+def activity_view(request):
+    return sql_panel(request, "activity", activity)
+
+
+def space_view(request):
+    return sql_panel(request, "space", space)
+
+
+def indexes_view(request):
+    return sql_panel(request, "indexes", indexes)
+
+
+def maintenance_view(request):
+    return sql_panel(request, "maintenance", maintenance)
+
+
+def replication_view(request):
+    return sql_panel(request, "replication", replication)
+
+
+def settings_view(request):
+    return sql_panel(request, "settings", settings)
+
+
+def application_view(request):
+    data = application.collect(config())
+    return render(request, "application", "application", data=data, checks=data["checks"])
+
+
+def query_view(request, queryid: int):
     with reading() as cursor:
         statement = queries.detail(cursor, queryid)
     if statement is None:
@@ -138,16 +155,16 @@ def query_detail(request, queryid: int):
         "query_detail",
         "queries",
         statement=statement,
-        origins=statement_origins.by_queryid().get(queryid, []),
+        origins=origins.by_queryid().get(queryid, []),
         range=range_name,
-        ranges=list(statistics_history.RANGES),
-        chart=statistics_history.query_series(queryid, range_name),
+        ranges=list(snapshots.RANGES),
+        chart=snapshots.query_series(queryid, range_name),
     )
 
 
 def range_from(request) -> str:
     given = request.GET.get("range", "24h")
-    return given if given in statistics_history.RANGES else "24h"
+    return given if given in snapshots.RANGES else "24h"
 
 
 def history_view(request):
@@ -156,11 +173,11 @@ def history_view(request):
 
 
 def origins_view(request):
-    return render(request, "origins", "origins", data=origins.collect(), checks=[])
+    return render(request, "origins", "origins", data=statement_origins.collect(), checks=[])
 
 
 def origin_view(request, origin: str):
-    statements = statement_origins.statements_of(origin)
+    statements = origins.statements_of(origin)
     if not statements:
         raise Http404("No statement recorded for this origin.")
     return render(request, "origin", "origins", origin=origin, statements=statements, checks=[])
@@ -183,14 +200,14 @@ class ExplainForm(forms.Form):
         if "sql" in data:
             try:
                 data["statement"] = explain.parse(data["sql"], analyze=data.get("analyze", False))
-            except explain.Refused as refused:
+            except stats.plans.Refused as refused:
                 raise forms.ValidationError(str(refused), code="refused") from refused
         return data
 
 
 @require_http_methods(["GET", "POST"])
 def explain_view(request):
-    settings = config()
+    cfg = config()
     result = None
     if request.method == "POST":
         form = ExplainForm(request.POST)
@@ -199,17 +216,17 @@ def explain_view(request):
             analyze = form.cleaned_data["analyze"]
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
-                    plan = explain.run(
+                    plan = stats.plans.run(
                         cursor,
                         statement,
                         analyze=analyze,
-                        config=settings,
-                        version=server_version(cursor),
+                        config=cfg,
+                        version=stats.server.version_num(cursor),
                     )
                     transaction.set_rollback(True)  # whatever ANALYZE did is undone
-                result = explain.tree(plan, costly_share=settings["EXPLAIN_COSTLY_SHARE"])
+                result = explain.tree(plan, costly_share=cfg["EXPLAIN_COSTLY_SHARE"])
                 result["json"] = plan
-            except explain.Refused as refused:
+            except stats.plans.Refused as refused:
                 form.add_error(None, str(refused))
             except DatabaseError as error:
                 form.add_error(None, f"PostgreSQL refused it: {str(error).strip()}")
@@ -239,14 +256,14 @@ def signal_view(request, pid: int, action: str):
     if not request.user.is_superuser:
         raise PermissionDenied
     with reading() as cursor:
-        session = activity.session(cursor, pid)
+        session = stats.activity.session(cursor, pid)
     if session is None:
         messages.warning(request, f"Backend {pid} is not connected to this database any more.")
         return HttpResponseRedirect(reverse("dbhealth:activity"))
     label, done = ACTIONS[action]
     if request.method == "POST":
         with connection.cursor() as cursor:
-            signalled = activity.signal_backend(cursor, pid, action)
+            signalled = stats.activity.signal_backend(cursor, pid, action)
         if not signalled:
             messages.error(request, f"PostgreSQL did not signal backend {pid} (it may be gone).")
             return HttpResponseRedirect(reverse("dbhealth:activity"))

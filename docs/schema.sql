@@ -927,17 +927,7 @@ CREATE FUNCTION public.pgtrigger_status_transition_2e891() RETURNS trigger
                             RETURN NEW;
                         END IF;
                     END IF;
-                    
-                IF NOT ((OLD.status = 'pending' AND NEW.status IN ('processing', 'cancelled'))
-                     OR (OLD.status = 'processing' AND NEW.status IN ('shipped', 'cancelled'))
-                     OR (OLD.status = 'shipped' AND NEW.status = 'delivered')) THEN
-                    RAISE EXCEPTION 'illegal order status transition % -> %',
-                        OLD.status, NEW.status
-                        USING ERRCODE = 'check_violation',
-                              CONSTRAINT = 'shop_order_status_transition';
-                END IF;
-                RETURN NEW;
-                
+                    IF concat(OLD."status", ':', NEW."status") <> ALL (ARRAY['pending:processing', 'pending:cancelled', 'processing:shipped', 'processing:cancelled', 'shipped:delivered']) THEN RAISE EXCEPTION 'illegal order status transition % -> %', OLD."status", NEW."status" USING ERRCODE = 'check_violation', CONSTRAINT = 'shop_order_status_transition'; END IF; RETURN NEW;
                 END;
             $$;
 
@@ -3327,7 +3317,7 @@ CREATE TRIGGER pgtrigger_status_transition_2e891 BEFORE UPDATE OF status ON publ
 -- Name: TRIGGER pgtrigger_status_transition_2e891 ON shop_order; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TRIGGER pgtrigger_status_transition_2e891 ON public.shop_order IS '3c510c2bd612b8cbf3ef8fe7ea5a91f35a2f0199';
+COMMENT ON TRIGGER pgtrigger_status_transition_2e891 ON public.shop_order IS 'a73133c55dacc644a4af1be80cd0431d857789e4';
 
 --
 -- Name: shop_order pgtrigger_total_matches_items_34d18; Type: TRIGGER; Schema: public; Owner: -

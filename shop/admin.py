@@ -15,6 +15,11 @@ shipping address or its customer, nothing else. Items, totals and versions are r
 orders are neither added nor deleted here, and the rules the database enforces by trigger
 are checked by the form first (shop/forms.py), so breaking one is a form error, never an
 IntegrityError.
+
+The admin is a client of the services (shop/services.py), as the API is: every save, delete
+and action calls one, which takes the locks (shop/locks.py), writes only the fields the form
+changed, and invalidates the cache entries the write makes stale. Nothing here writes a
+model or touches the cache itself.
 """
 
 from django.contrib import admin, messages
@@ -27,7 +32,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import ngettext
 
 from core.admin import CappedCountAdminMixin, HistoryAdminMixin, ReadOnlyMixin
-from shop import cache, services
+from shop import locks, services
 from shop.forms import (
     CategoryAdminForm,
     OrderAdminForm,
@@ -39,6 +44,11 @@ from shop.models import Category, Order, OrderItem, Product, User, UserProfile
 
 # Django 6 makes https the scheme assumed for a URL typed without one; have it now.
 URL_HTTPS = {models.URLField: {"assume_scheme": "https"}}
+
+
+def _changes(form, *, exclude: tuple[str, ...] = ()) -> dict:
+    """The fields the staff member changed, with their cleaned values: what a service writes."""
+    return {name: form.cleaned_data[name] for name in form.changed_data if name not in exclude}
 
 
 def _number(search_term: str) -> int | None:
@@ -64,9 +74,29 @@ class UserAdmin(CappedCountAdminMixin, HistoryAdminMixin, DjangoUserAdmin):
     add_form = UserCreationForm
     inlines = (UserProfileInline,)
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        cache.invalidate_profile(form.instance.pk)  # the profile inline
+    def save_formset(self, request, form, formset, change):
+        """The profile inline, through the profile services (formset.save() would write the
+        row itself). The formset's new/changed/deleted_objects, which model formsets set on
+        save() and the admin's change message reads, are set here the same way."""
+        if formset.model is not UserProfile:
+            return super().save_formset(request, form, formset, change)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for profile_form in formset.forms:
+            adding = profile_form in formset.extra_forms
+            if profile_form in formset.deleted_forms:
+                if not adding:
+                    services.profile_delete(user_ids=[form.instance.pk])
+                    formset.deleted_objects.append(profile_form.instance)
+                continue
+            changes = _changes(profile_form, exclude=("DELETE",))
+            if not changes:
+                continue
+            profile = services.profile_update(user=form.instance, if_match=None, **changes)
+            if adding:
+                formset.new_objects.append(profile)
+            else:
+                formset.changed_objects.append((profile, list(changes)))
+        return None
 
     fieldsets = (
         (None, {"fields": ("username", "password")}),
@@ -131,8 +161,13 @@ class UserProfileAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmi
     ordering = ("-pk",)  # newest users first, by the primary key's index
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        cache.invalidate_profile(obj.user_id)
+        services.profile_update(user=obj.user, if_match=None, **_changes(form, exclude=("user",)))
+
+    def delete_model(self, request, obj):
+        services.profile_delete(user_ids=[obj.user_id])
+
+    def delete_queryset(self, request, queryset):
+        services.profile_delete(user_ids=list(queryset.values_list("user_id", flat=True)))
 
     show_facets = admin.ShowFacets.NEVER  # one profile per user: as big as the users table
 
@@ -178,16 +213,16 @@ class CategoryAdmin(HistoryAdminMixin, admin.ModelAdmin):
     ordering = ("name",)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        cache.invalidate_category_tree()
+        if change:
+            services.category_update(category_id=obj.pk, **_changes(form))
+        else:
+            obj.pk = services.category_create(**form.cleaned_data).pk
 
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        cache.invalidate_category_tree()
+        services.category_delete(category_ids=[obj.pk])
 
     def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        cache.invalidate_category_tree()
+        services.category_delete(category_ids=list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(Product)
@@ -216,24 +251,21 @@ class ProductAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmin):
         return queryset.filter(search_vector=query), False
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        cache.invalidate_products([obj.pk])
+        # Only the changed fields (the stock only when staff changed it: ProductAdminForm).
+        if change:
+            services.product_update(product_id=obj.pk, **_changes(form))
+        else:
+            obj.pk = services.product_create(**form.cleaned_data).pk
 
     def delete_model(self, request, obj):
-        pk = obj.pk
-        super().delete_model(request, obj)
-        cache.invalidate_products([pk])
+        services.product_delete(product_ids=[obj.pk])
 
     def delete_queryset(self, request, queryset):
-        ids = list(queryset.values_list("pk", flat=True))
-        super().delete_queryset(request, queryset)
-        cache.invalidate_products(ids)
+        services.product_delete(product_ids=list(queryset.values_list("pk", flat=True)))
 
     @admin.action(description="Deactivate selected products", permissions=["change"])
     def deactivate(self, request, queryset):
-        ids = list(queryset.filter(is_active=True).values_list("pk", flat=True))
-        count = Product.objects.filter(pk__in=ids).update(is_active=False)
-        cache.invalidate_products(ids)
+        count = services.product_deactivate(product_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(
             request,
             ngettext("Deactivated %d product.", "Deactivated %d products.", count) % count,
@@ -309,7 +341,7 @@ class OrderAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmin):
         return queryset.filter(condition), False
 
     def get_object(self, request, object_id, from_field=None):
-        """On POST, the order row is locked (FOR UPDATE) before the form sees it.
+        """On POST, the order row is locked (shop/locks.py) before the form sees it.
 
         The status choices are built from the status read here; without the lock, another
         writer could move the order between that read and our UPDATE, and the transition
@@ -318,7 +350,7 @@ class OrderAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmin):
         """
         if request.method != "POST":
             return super().get_object(request, object_id, from_field)
-        queryset = self.get_queryset(request).select_for_update()
+        queryset = locks.orders_for_update(self.get_queryset(request))
         field = self.opts.pk if from_field is None else self.opts.get_field(from_field)
         try:
             return queryset.get(**{field.name: field.to_python(object_id)})
@@ -326,18 +358,20 @@ class OrderAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmin):
             return None
 
     def save_model(self, request, obj, form, change):
-        # Write only what staff changed: total_amount and version are never written back
-        # from a possibly stale form, and an unchanged status does not reach the trigger.
-        changed = [name for name in form.changed_data if name != "status"]
-        if "status" in form.changed_data:
-            # Through the service, as the staff API does: cancelling puts the stock back,
-            # and the caches of the order and its products are invalidated.
-            services.order_transition(order_id=obj.pk, status=obj.status)
-        if changed:
-            obj.save(update_fields=changed)
-            cache.invalidate_orders(obj.user_id, [obj.pk])
-            if "user" in changed and form.initial.get("user") != obj.user_id:
-                cache.invalidate_orders(form.initial["user"])  # the previous owner's pages
+        # Through the services, as the staff API does, and only what staff changed: total_amount
+        # and version are never written back from a possibly stale form, an unchanged status
+        # does not reach the trigger, and cancelling puts the stock back.
+        changes = _changes(form)
+        if "status" in changes:
+            services.order_transition(order_id=obj.pk, status=changes.pop("status"))
+        if changes:
+            services.order_update(
+                order_id=obj.pk,
+                owner=None,
+                if_match=None,
+                shipping_address=changes.get("shipping_address"),
+                customer=changes.get("user"),
+            )
 
 
 @admin.register(OrderItem)

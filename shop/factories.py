@@ -1,7 +1,8 @@
-"""factory-boy factories: the test suite's fixtures and `manage.py seed`'s demo data.
+"""factory-boy factories: the test suite's fixtures and the rows `manage.py seed`'s small path
+fills from the seeding vocabulary (shop/seeding/).
 
-They live in the app, not in tests/, because the seed command uses them too (one definition
-of "a plausible order"). Every random choice goes through factory-boy's random generator, so
+They live in the app, not in tests/, because the seed uses them too (one definition of "a
+plausible order"). Every random choice goes through factory-boy's random generator, so
 `factory.random.reseed_random(n)` makes a whole run reproducible.
 """
 
@@ -14,6 +15,7 @@ from django.utils.text import slugify
 from factory.django import DjangoModelFactory
 
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
+from shop.seeding.vocabulary import TAGS
 
 
 class UserFactory(DjangoModelFactory):
@@ -64,12 +66,7 @@ class ProductFactory(DjangoModelFactory):
     price = factory.Faker("pydecimal", left_digits=3, right_digits=2, min_value=1, max_value=500)
     stock_quantity = factory.Faker("random_int", min=0, max=200)
     category = factory.SubFactory(CategoryFactory)
-    tags = factory.Faker(
-        "random_elements",
-        elements=["new", "sale", "eco", "gift", "bestseller", "limited"],
-        length=2,
-        unique=True,
-    )
+    tags = factory.Faker("random_elements", elements=TAGS, length=2, unique=True)
     attributes = factory.LazyFunction(lambda: {"colour": "blue"})
 
 

@@ -2,8 +2,9 @@
 
 ModelForm already runs every CheckConstraint and UniqueConstraint of the model (full_clean's
 validate_constraints), with the constraint's violation_error_message. What it cannot see is a
-rule that lives in a trigger (the order status workflow) or a check that names no field (the
-shipping address keys): those are spelled out here, next to the form that needs them.
+rule that lives in a trigger (the order status workflow) or a rule of the input's shape (the
+shipping address, shop/validators.py, the same rules the API applies): those are spelled out
+here, next to the form that needs them.
 """
 
 from django import forms
@@ -11,7 +12,8 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.models import Group, Permission
 
-from shop.models import SHIPPING_ADDRESS_KEYS, Category, Order, Product, User
+from shop.models import Category, Order, Product, User
+from shop.validators import error_messages, shipping_address_clean
 
 
 class EmailNormalizingMixin:
@@ -125,9 +127,18 @@ class ProductAdminForm(forms.ModelForm):
         # with a generic message; say what the CHECK constraint says instead.
         error_messages = {"stock_quantity": {"min_value": "Stock cannot be negative."}}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stock = self.fields.get("stock_quantity")
+        if stock is not None:
+            # The page posts back the stock it showed, so the stock counts as changed only if
+            # staff changed it: checkouts take stock between the page's GET and its POST, and
+            # an untouched field must not write the number shown back over theirs.
+            stock.show_hidden_initial = True
+
 
 class OrderAdminForm(forms.ModelForm):
-    """Status limited to the legal next steps; the shipping address checked key by key."""
+    """Status limited to the legal next steps; the shipping address checked as the API does."""
 
     class Meta:
         model = Order
@@ -145,27 +156,12 @@ class OrderAdminForm(forms.ModelForm):
             status.choices = [(value, label) for value, label in status.choices if value in allowed]
 
     def clean_shipping_address(self):
-        address = self.cleaned_data["shipping_address"]
-        if not isinstance(address, dict):
-            raise forms.ValidationError(
-                "Enter the address as a JSON object.", code="shipping_address_not_object"
-            )
-        missing = [key for key in SHIPPING_ADDRESS_KEYS if key not in address]
-        if missing:
-            raise forms.ValidationError(
-                "The shipping address is missing: %(keys)s.",
-                code="shipping_address_incomplete",
-                params={"keys": ", ".join(missing)},
-            )
-        blank = [
-            key
-            for key in SHIPPING_ADDRESS_KEYS
-            if not isinstance(address[key], str) or not address[key].strip()
-        ]
-        if blank:
-            raise forms.ValidationError(
-                "These shipping address fields must be non-empty text: %(keys)s.",
-                code="shipping_address_blank",
-                params={"keys": ", ".join(blank)},
-            )
-        return address
+        """The rules the API and services.order_update apply (validators.shipping_address_clean),
+        each message prefixed by the key it is about."""
+        try:
+            return shipping_address_clean(self.cleaned_data["shipping_address"])
+        except forms.ValidationError as error:
+            messages = error_messages(error)
+            if isinstance(messages, dict):
+                messages = [f"{key}: {text}" for key, texts in messages.items() for text in texts]
+            raise forms.ValidationError(messages, code="shipping_address_invalid") from None

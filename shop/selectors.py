@@ -182,9 +182,7 @@ def order_get(*, order_id: int, user_id: int | None = None) -> Order:
 
 
 # --------------------------------------------------------------------------- reports
-
-# Cancelled orders earned nothing: every report counts the other four states.
-EARNING_STATUSES = ("pending", "processing", "shipped", "delivered")
+# Cancelled orders earned nothing: every report counts Order.EARNING_STATUSES only.
 
 
 def top_spenders(*, since: datetime, min_orders: int = 5, limit: int = 20) -> QuerySet[User]:
@@ -196,7 +194,9 @@ def top_spenders(*, since: datetime, min_orders: int = 5, limit: int = 20) -> Qu
     on purpose: docs/query-patterns.md).
     """
     return (
-        User.objects.filter(orders__created_at__gte=since, orders__status__in=EARNING_STATUSES)
+        User.objects.filter(
+            orders__created_at__gte=since, orders__status__in=Order.EARNING_STATUSES
+        )
         .annotate(order_count=Count("orders"), spent=Sum("orders__total_amount"))
         .filter(order_count__gt=min_orders)
         .only("id", "username")
@@ -209,7 +209,9 @@ def daily_revenue_rows(*, first: date, last: date) -> QuerySet:
     start = datetime.combine(first, time.min, tzinfo=UTC)
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
     return (
-        Order.objects.filter(created_at__gte=start, created_at__lt=end, status__in=EARNING_STATUSES)
+        Order.objects.filter(
+            created_at__gte=start, created_at__lt=end, status__in=Order.EARNING_STATUSES
+        )
         .annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values("day")
         .annotate(orders=Count("id"), revenue=Sum("total_amount"))
@@ -284,8 +286,11 @@ def popular_product_ids(*, days: int, limit: int) -> list[int]:
     orders left out), most first; ties by id so the choice is stable."""
     since = timezone.now() - timedelta(days=days)
     return list(
-        OrderItem.objects.filter(order__created_at__gte=since, product__is_active=True)
-        .exclude(order__status=Order.Status.CANCELLED)
+        OrderItem.objects.filter(
+            order__created_at__gte=since,
+            order__status__in=Order.EARNING_STATUSES,
+            product__is_active=True,
+        )
         .values("product")
         .annotate(units=Sum("quantity"))
         .order_by("-units", "product")

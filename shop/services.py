@@ -1,12 +1,14 @@
-"""Every write path of the shop. Keyword-only, typed, each in its own transaction.
+"""Every write path of the shop. Keyword-only, typed, each in its own transaction, each
+invalidating the cache entries its write makes stale (after COMMIT: shop/cache.py). The API
+and the admin are both clients of these functions; neither writes a model itself.
 
-Concurrency is the database's job here: rows are locked in primary-key order (so two
-transactions never wait on each other in a cycle), stock moves by arithmetic in the
-UPDATE under those locks (never by writing back a value read earlier), uniqueness is a
-constraint (never check-then-insert), and the deferred trigger on shop_order checks
-total_amount against the items at COMMIT. What still
-deadlocks (another writer locking in its own order) or fails to serialise is retried here
-a bounded number of times; a client never sees the database error.
+Concurrency is the database's job here: rows are locked by shop/locks.py, in primary-key
+order (so two transactions never wait on each other in a cycle), stock moves by arithmetic
+in the UPDATE under those locks (never by writing back a value read earlier), uniqueness is
+a constraint (never check-then-insert), and the deferred trigger on shop_order checks
+total_amount against the items at COMMIT. What still deadlocks (another writer locking in
+its own order) or fails to serialise is retried here a bounded number of times; a client
+never sees the database error.
 """
 
 import functools
@@ -27,9 +29,10 @@ from django.db.models.functions import Now
 from psycopg.types.json import Jsonb
 from rest_framework.authtoken.models import Token
 
-from shop import cache, selectors
+from shop import cache, locks, selectors
 from shop.errors import ErrorCode, ShopError
-from shop.models import IdempotencyKey, Order, OrderItem, Product, User, UserProfile
+from shop.models import Category, IdempotencyKey, Order, OrderItem, Product, User, UserProfile
+from shop.validators import error_messages, shipping_address_clean
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +94,35 @@ def _validation_error(error: ValidationError, *, all_to: str = "non_field_errors
     fields = {all_to if name == NON_FIELD_ERRORS else name: msgs for name, msgs in raw.items()}
     first = next(iter(fields.values()))[0]
     return ShopError(ErrorCode.INVALID, first, fields=fields)
+
+
+def _apply_changes(instance: models.Model, changes: dict) -> list[str]:
+    """Set on instance the values of `changes` that differ from its own; return their names.
+
+    What is already so is not written: a save that changes nothing is no UPDATE and no
+    audit event (the history would show a change that changed nothing). A foreign key is
+    compared by id, so comparing reads no related row.
+    """
+    changed = []
+    for name, value in changes.items():
+        field = instance._meta.get_field(name)
+        new = value.pk if field.is_relation and value is not None else value
+        if getattr(instance, field.attname) != new:
+            setattr(instance, name, value)
+            changed.append(name)
+    return changed
+
+
+def _full_clean(instance: models.Model, *, changed: Collection[str] | None = None) -> None:
+    """instance.full_clean() as ShopError(INVALID): the field rules and the model's CHECKs and
+    UNIQUEs (a query each, in a savepoint), only those the `changed` fields take part in."""
+    exclude = None
+    if changed is not None:
+        exclude = [field.name for field in instance._meta.fields if field.name not in changed]
+    try:
+        instance.full_clean(exclude=exclude)
+    except ValidationError as error:
+        raise _validation_error(error) from None
 
 
 # --------------------------------------------------------------------------- accounts
@@ -178,6 +210,15 @@ def user_update(*, user: User, if_match: Collection[str] | None, **changes: str)
     return locked
 
 
+def _profile_clean(profile: UserProfile) -> None:
+    """The model's rules before the write. The only CHECK, shop_userprofile_phone_format,
+    names no field to Django, so its message is put under "phone"."""
+    try:
+        profile.full_clean(exclude=["user"], validate_unique=False)
+    except ValidationError as error:
+        raise _validation_error(error, all_to="phone") from None
+
+
 def profile_update(*, user: User, if_match: Collection[str] | None, **changes: str) -> UserProfile:
     """Change the user's profile (made on first change), if its ETag still matches."""
     with transaction.atomic():
@@ -192,21 +233,160 @@ def profile_update(*, user: User, if_match: Collection[str] | None, **changes: s
         if not changes:
             return profile
         if profile._state.adding:
-            # get_or_create's insert races safely on the primary key, and the loser then
-            # locks and re-reads the winner's row, whose ETag must still match.
-            profile, _ = UserProfile.objects.select_for_update().get_or_create(user_id=user.pk)
+            # Made with its values, one INSERT (one audit event). get_or_create's insert
+            # races safely on the primary key, and the loser then locks and re-reads the
+            # winner's row, whose ETag must still match.
+            _profile_clean(UserProfile(user_id=user.pk, **changes))
+            profile, created = UserProfile.objects.select_for_update().get_or_create(
+                user_id=user.pk, defaults=changes
+            )
+            if created:
+                cache.invalidate_profile(user.pk)
+                return profile
             _check_if_match(selectors.profile_etag(profile), if_match)
         for name, value in changes.items():
             setattr(profile, name, value)
-        try:
-            # Runs the model's CHECKs before the UPDATE. The only one, shop_userprofile_
-            # phone_format, names no field to Django, so its message is put under "phone".
-            profile.full_clean(exclude=["user"], validate_unique=False)
-        except ValidationError as error:
-            raise _validation_error(error, all_to="phone") from None
+        _profile_clean(profile)
         profile.save(update_fields=list(changes))
         cache.invalidate_profile(user.pk)
     return profile
+
+
+def profile_delete(*, user_ids: Collection[int]) -> int:
+    """Delete these users' profiles (each becomes the blank one again). Returns how many."""
+    with transaction.atomic():
+        ids = list(user_ids)
+        deleted, _ = UserProfile.objects.filter(user_id__in=ids).delete()
+        for user_id in ids:
+            cache.invalidate_profile(user_id)
+    return deleted
+
+
+# --------------------------------------------------------------------------- catalogue
+
+# A category's name and slug are shown in its products' details (ProductOutput.category).
+CATEGORY_SHOWN_IN_PRODUCTS = ("name", "slug")
+CATEGORY_CYCLE_MESSAGE = "A category cannot be placed under itself or one of its subcategories."
+
+
+def _category_save(category: Category, *, update_fields: list[str] | None = None) -> None:
+    """Save; the trigger's refusal of a move under a descendant becomes ShopError(INVALID)."""
+    try:
+        with transaction.atomic():
+            category.save(update_fields=update_fields)
+    except IntegrityError as error:
+        if getattr(error.__cause__.diag, "constraint_name", None) != (
+            "shop_category_parent_not_a_descendant"
+        ):
+            raise
+        raise ShopError(
+            ErrorCode.INVALID, CATEGORY_CYCLE_MESSAGE, fields={"parent": [CATEGORY_CYCLE_MESSAGE]}
+        ) from None
+
+
+def category_create(*, name: str, slug: str, parent: Category | None = None) -> Category:
+    """A new category; the tree and every list page show it after COMMIT."""
+    category = Category(name=name, slug=slug, parent=parent)
+    _full_clean(category)
+    with transaction.atomic():
+        _category_save(category)
+        cache.invalidate_category_tree()
+    return category
+
+
+def category_update(*, category_id: int, **changes: object) -> Category:
+    """Change a category's name, slug or parent (the row locked while it is written)."""
+    with transaction.atomic():
+        category = locks.category_for_update(category_id=category_id)
+        changed = _apply_changes(category, changes)
+        if not changed:
+            return category
+        _full_clean(category, changed=changed)
+        _category_save(category, update_fields=changed)
+        cache.invalidate_category_tree()
+        if set(changed) & set(CATEGORY_SHOWN_IN_PRODUCTS):
+            cache.invalidate_products(
+                Product.objects.filter(category_id=category_id).values_list("pk", flat=True)
+            )
+    return category
+
+
+def category_delete(*, category_ids: Collection[int]) -> int:
+    """Delete categories without products or subcategories (ProtectedError for others)."""
+    with transaction.atomic():
+        deleted, _ = Category.objects.filter(pk__in=list(category_ids)).delete()
+        cache.invalidate_category_tree()
+    return deleted
+
+
+def product_create(
+    *,
+    name: str,
+    category: Category,
+    price: Decimal,
+    description: str = "",
+    stock_quantity: int = 0,
+    tags: Sequence[str] = (),
+    attributes: dict | None = None,
+    is_active: bool = True,
+) -> Product:
+    """A new product; every list page shows it after COMMIT."""
+    product = Product(
+        name=name,
+        category=category,
+        price=price,
+        description=description,
+        stock_quantity=stock_quantity,
+        tags=list(tags),
+        attributes={} if attributes is None else attributes,
+        is_active=is_active,
+    )
+    _full_clean(product)
+    with transaction.atomic():
+        product.save()
+        cache.invalidate_products([product.pk])
+    return product
+
+
+def product_update(*, product_id: int, **changes: object) -> Product:
+    """Change these fields of a product, and only these, on the locked row.
+
+    Only what changed is written: a form that also holds the stock it read earlier does not
+    overwrite the stock that checkouts took since (stock moves only by arithmetic).
+    """
+    with transaction.atomic():
+        product = locks.products_for_update([product_id]).first()
+        if product is None:
+            raise ShopError(ErrorCode.NOT_FOUND, "No such product.")
+        changed = _apply_changes(product, changes)
+        if not changed:
+            return product
+        _full_clean(product, changed=changed)
+        product.save(update_fields=changed)
+        cache.invalidate_products([product_id])
+    return product
+
+
+def product_deactivate(*, product_ids: Collection[int]) -> int:
+    """Take products off sale (they stay in past orders). Returns how many were active."""
+    with transaction.atomic():
+        active = list(
+            locks.products_for_update(product_ids)
+            .filter(is_active=True)
+            .values_list("pk", flat=True)
+        )
+        Product.objects.filter(pk__in=active).update(is_active=False)
+        cache.invalidate_products(active)
+    return len(active)
+
+
+def product_delete(*, product_ids: Collection[int]) -> int:
+    """Delete products never ordered; ProtectedError for one that was (deactivate it)."""
+    with transaction.atomic():
+        locked = list(locks.products_for_delete(product_ids).values_list("pk", flat=True))
+        Product.objects.filter(pk__in=locked).delete()
+        cache.invalidate_products(locked)
+    return len(locked)
 
 
 # --------------------------------------------------------------------------- orders
@@ -233,7 +413,8 @@ def _fingerprint(lines: Sequence[OrderLine], shipping_address: dict) -> str:
 
 
 def _idempotency_claim(*, user: User, key: str, fingerprint: str) -> Order | None:
-    """Claim (user, key) for this transaction, or return the order it already stands for.
+    """Claim (user, key) for this transaction, or return the order it already stands for,
+    whole (with its items, as selectors.order_get reads it).
 
     INSERT ... ON CONFLICT DO NOTHING waits for a concurrent transaction holding the same
     key to finish: if it commits, we replay its order; if it rolls back, the key is ours.
@@ -259,7 +440,7 @@ def _idempotency_claim(*, user: User, key: str, fingerprint: str) -> Order | Non
             "This Idempotency-Key was already used for a different order. "
             "Use a new key for a new order.",
         )
-    return Order(pk=existing.order_id)
+    return selectors.order_get(order_id=existing.order_id, user_id=user.pk)
 
 
 def idempotency_keys_prune(*, cutoff: datetime, batch_size: int = 1_000) -> int:
@@ -295,13 +476,14 @@ def order_create(
 ) -> tuple[Order, bool]:
     """Place an order: take the stock, price it from the database, all or nothing.
 
-    Returns (order, created). A created order comes with its items in order.item_list (each
-    with its product's id and name) as written, the attribute selectors.order_get prefetches
-    into, so the caller needs no query to show it.
-    created is False when idempotency_key replays an earlier order of the same request: the
-    order is then only its id, to be read as it is now.
+    Returns (order, created), the order whole either way: its items in order.item_list (each
+    with its product's id and name), the attribute selectors.order_get prefetches into, so
+    the caller needs no query to show it. A created order is as its INSERTs returned it;
+    created is False when idempotency_key replays an earlier order of the same request,
+    which is then read as it is now (selectors.order_get).
     """
     _check_lines(lines)
+    shipping_address = _address_or_error(shipping_address)
     with transaction.atomic():
         if idempotency_key is not None:
             fingerprint = _fingerprint(lines, shipping_address)
@@ -315,6 +497,23 @@ def order_create(
         cache.invalidate_products(line.product_id for line in lines)
         cache.invalidate_orders(user.pk)
     return order, True
+
+
+def _address_or_error(address: object) -> dict:
+    """validators.shipping_address_clean's address, or its errors as ShopError(INVALID)
+    under "shipping_address", worded as the API words a serializer's errors."""
+    try:
+        return shipping_address_clean(address)
+    except ValidationError as error:
+        messages = error_messages(error)
+        if isinstance(messages, list):
+            where, first, nested = "shipping_address", messages[0], {"non_field_errors": messages}
+        else:
+            key, found = next(iter(messages.items()))
+            where, first, nested = f"shipping_address.{key}", found[0], messages
+        raise ShopError(
+            ErrorCode.INVALID, f"{where}: {first}", fields={"shipping_address": nested}
+        ) from None
 
 
 def _check_lines(lines: Sequence[OrderLine]) -> None:
@@ -342,10 +541,9 @@ def _line_errors(lines: Sequence[OrderLine], errors: dict[int, dict]) -> list[di
 
 
 def _order_insert(*, user: User, lines: Sequence[OrderLine], shipping_address: dict) -> Order:
-    ids = sorted(line.product_id for line in lines)
     # The locks, in primary-key order: concurrent orders for overlapping products queue
-    # here instead of deadlocking. NO KEY UPDATE: the stock changes, the key does not.
-    products = {product.pk: product for product in _rows(Product, LOCK_PRODUCTS_SQL, [ids])}
+    # here instead of deadlocking.
+    products = locks.products_for_checkout(line.product_id for line in lines)
 
     unavailable = {
         index: {"product": [f"Product {line.product_id} does not exist or is not for sale."]}
@@ -425,13 +623,10 @@ def _order_insert(*, user: User, lines: Sequence[OrderLine], shipping_address: d
 # short statements, and building each as a queryset (compiling it, then the model machinery
 # of save() and bulk_create()) cost more CPU than PostgreSQL spent running it. The SQL is
 # what the ORM sent, except that ids and values travel as arrays (one statement text
-# whatever the number of lines). bench/run.py's CHECKOUT_SQL mirrors them; the rows come
-# back as model instances (Model.from_db), and
-# tests/shop/api/test_orders.py checks the result against a read of the order.
-LOCK_PRODUCTS_SQL = """
-SELECT id, name, price, stock_quantity, is_active FROM shop_product
- WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE
-"""
+# whatever the number of lines). bench/run.py's CHECKOUT_SQL mirrors them (with the lock,
+# shop/locks.py's PRODUCTS_FOR_CHECKOUT_SQL); the rows come back as model instances
+# (Model.from_db), and tests/shop/api/test_orders.py checks the result against a read of
+# the order.
 ORDER_INSERT_SQL = """
 INSERT INTO shop_order (user_id, total_amount, shipping_address)
 VALUES (%s, %s, %s)  -- status, version and timestamps: the columns' own defaults
@@ -453,27 +648,11 @@ def _rows(model: type[M], sql: str, params: list) -> list[M]:
         return [model.from_db(connection.alias, names, row) for row in cursor.fetchall()]
 
 
-def _order_lock(*, order_id: int, owner: User | None) -> Order:
-    """The order, locked FOR NO KEY UPDATE; only the owner's when an owner is given."""
-    queryset = Order.objects.select_for_update(no_key=True)
-    if owner is not None:
-        queryset = queryset.filter(user=owner)
-    try:
-        return queryset.get(pk=order_id)
-    except Order.DoesNotExist:
-        raise ShopError(ErrorCode.NOT_FOUND, "No such order.") from None
-
-
 def _stock_return(order: Order) -> list[int]:
     """Put an order's quantities back: product rows locked in pk order, then one UPDATE.
     Returns the products' ids."""
     quantities = dict(OrderItem.objects.filter(order=order).values_list("product_id", "quantity"))
-    ids = list(
-        Product.objects.filter(pk__in=quantities)
-        .order_by("pk")
-        .select_for_update(no_key=True)
-        .values_list("pk", flat=True)
-    )
+    ids = list(locks.products_for_update(quantities).values_list("pk", flat=True))
     _stock_move({pk: quantities[pk] for pk in ids})
     return ids
 
@@ -516,7 +695,7 @@ def order_cancel(
 ) -> Order:
     """Cancel a pending or processing order and return its stock. owner=None: staff."""
     with transaction.atomic():
-        order = _order_lock(order_id=order_id, owner=owner)
+        order = locks.order_for_update(order_id=order_id, owner=owner)
         _check_if_match(selectors.order_etag(order), if_match)
         return _order_cancel(order=order)
 
@@ -527,7 +706,7 @@ def order_transition(
 ) -> Order:
     """Staff: move an order one step along Order.TRANSITIONS (cancelling returns stock)."""
     with transaction.atomic():
-        order = _order_lock(order_id=order_id, owner=None)
+        order = locks.order_for_update(order_id=order_id, owner=None)
         _check_if_match(selectors.order_etag(order), if_match)
         if status not in Order.TRANSITIONS[order.status]:
             allowed = ", ".join(Order.TRANSITIONS[order.status]) or "nothing"
@@ -545,18 +724,40 @@ def order_transition(
 
 
 def order_update(
-    *, order_id: int, owner: User, if_match: Collection[str] | None, shipping_address: dict
+    *,
+    order_id: int,
+    owner: User | None,
+    if_match: Collection[str] | None,
+    shipping_address: dict | None = None,
+    customer: User | None = None,
 ) -> Order:
-    """Change a pending order's shipping address, if its ETag still matches."""
+    """Change an order's shipping address (the rules of validators.shipping_address_clean)
+    or its customer, if its ETag still matches. Unchanged values are not written.
+
+    owner: the shopper, who may change the address of their own pending order. owner=None:
+    staff, who also correct the address of a later order, or move an order to another
+    customer.
+    """
+    if customer is not None and owner is not None:
+        raise TypeError("Only staff (owner=None) move an order to another customer.")
+    changes: dict[str, object] = {}
+    if shipping_address is not None:
+        changes["shipping_address"] = _address_or_error(shipping_address)
+    if customer is not None:
+        changes["user"] = customer
     with transaction.atomic():
-        order = _order_lock(order_id=order_id, owner=owner)
+        order = locks.order_for_update(order_id=order_id, owner=owner)
         _check_if_match(selectors.order_etag(order), if_match)
-        if order.status != Order.Status.PENDING:
+        if owner is not None and order.status != Order.Status.PENDING:
             raise ShopError(
                 ErrorCode.ORDER_NOT_EDITABLE,
                 f"Order {order.pk} is {order.status}: only pending orders can be changed.",
             )
-        order.shipping_address = shipping_address
-        order.save(update_fields=["shipping_address"])
-        cache.invalidate_orders(order.user_id, [order.pk])
+        previous_owner = order.user_id
+        changed = _apply_changes(order, changes)
+        if changed:
+            order.save(update_fields=changed)
+            cache.invalidate_orders(order.user_id, [order.pk])
+            if order.user_id != previous_owner:
+                cache.invalidate_orders(previous_owner)  # the order left their pages
         return order

@@ -200,7 +200,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "shop-idempotency-prune": {"task": "shop.tasks.idempotency_keys_prune", "schedule": 60 * 60},
     # The detail pages of the best sellers, refreshed before their entries expire (300 s).
     "shop-cache-warm": {"task": "shop.tasks.product_cache_warm", "schedule": 4 * 60},
-    # Statistics history for the dashboard's charts (dbhealth/history.py), pruned as it goes.
+    # Statistics history for the dashboard's charts (dbhealth/snapshots.py), pruned as it goes.
     "dbhealth-snapshot": {"task": "dbhealth.tasks.dbhealth_snapshot_task", "schedule": 5 * 60},
     # Alert rules (dbhealth/alerts.py): a breach opens an alert and mails ADMINS once.
     "dbhealth-alerts": {"task": "dbhealth.tasks.dbhealth_alerts_task", "schedule": 60},
@@ -273,7 +273,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "shop.models.Order.Status",
-        "TransitionStatusEnum": ["processing", "shipped", "delivered", "cancelled"],
+        "TransitionStatusEnum": "shop.models.Order.TARGET_STATUSES",
     },
 }
 

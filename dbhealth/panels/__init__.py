@@ -1,4 +1,5 @@
-"""One module per panel. Each SQL panel has collect(cursor, config) -> dict with "checks"."""
+"""One module per page: its checks and its context. Each SQL panel has collect(cursor, config)
+-> dict with "checks", reading its rows from the query layer (dbhealth/stats/)."""
 
 from . import (
     activity,
@@ -7,15 +8,15 @@ from . import (
     history,
     indexes,
     maintenance,
-    origins,
     overview,
     queries,
     replication,
     settings,
     space,
+    statement_origins,
 )
 
-# (url name, module), in the order of the dashboard's tabs.
+# (url name, module), in the order of the dashboard's tabs (urls.py has one view per page).
 PANELS = [
     ("overview", overview),
     ("queries", queries),
@@ -26,7 +27,7 @@ PANELS = [
     ("replication", replication),
     ("settings", settings),
     ("history", history),
-    ("origins", origins),
+    ("origins", statement_origins),
     ("explain", explain),
     ("application", application),
 ]

@@ -1,28 +1,11 @@
-"""Live activity: what every session of this database is doing now, and who blocks whom.
+"""Live activity: what every session of this database is doing now, and who blocks whom
+(rows: dbhealth/stats/activity.py; cancel and terminate are signalled from there too)."""
 
-Reads pg_stat_activity and pg_blocking_pids(); with pg_read_all_stats (part of pg_monitor)
-the statements of other roles are visible too. The dashboard's own session is left out.
-"""
+from dbhealth import stats
 
-from .base import Check, level_above, rows
+from .base import Check, level_above
 
 TITLE = "Activity"
-
-SESSIONS_SQL = """
-SELECT pid, usename AS role, application_name, client_addr::text AS client,
-       backend_type, state, wait_event_type, wait_event,
-       backend_start, xact_start, query_start, state_change,
-       extract(epoch FROM clock_timestamp() - query_start)::float8 AS query_seconds,
-       extract(epoch FROM clock_timestamp() - xact_start)::float8 AS xact_seconds,
-       extract(epoch FROM clock_timestamp() - state_change)::float8 AS state_seconds,
-       pg_blocking_pids(pid) AS blocked_by,
-       query
-  FROM pg_stat_activity
- WHERE datname = current_database()
-   AND pid <> pg_backend_pid()
-   AND backend_type = 'client backend'
- ORDER BY query_start NULLS LAST, pid
-"""
 
 
 def lock_tree(sessions: list[dict]) -> list[dict]:
@@ -49,7 +32,7 @@ def lock_tree(sessions: list[dict]) -> list[dict]:
 
 
 def collect(cursor, config: dict) -> dict:
-    sessions = rows(cursor, SESSIONS_SQL)
+    sessions = stats.activity.sessions(cursor)
     long_limit = config["LONG_RUNNING_SEC"]
     idle_limit = config["IDLE_IN_TRANSACTION_SEC"]
     running = [s for s in sessions if s["state"] == "active"]
@@ -92,16 +75,3 @@ def collect(cursor, config: dict) -> dict:
         "lock_tree": tree,
         "checks": checks,
     }
-
-
-def session(cursor, pid: int) -> dict | None:
-    """One session of this database (for the cancel/terminate confirmation), or None."""
-    found = [s for s in rows(cursor, SESSIONS_SQL) if s["pid"] == pid]
-    return found[0] if found else None
-
-
-def signal_backend(cursor, pid: int, action: str) -> bool:
-    """pg_cancel_backend (the running statement) or pg_terminate_backend (the session)."""
-    function = {"cancel": "pg_cancel_backend", "terminate": "pg_terminate_backend"}[action]
-    cursor.execute(f"SELECT {function}(%s)", [pid])  # noqa: S608 - function from a fixed map
-    return bool(cursor.fetchone()[0])

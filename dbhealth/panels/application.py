@@ -1,86 +1,50 @@
-"""Application side: this process's database connection pool, Redis, and (to come) Celery.
-
-Read from the running process, not from PostgreSQL: the pool statistics are this web
-process's own (each gunicorn worker has its pool).
+"""Application side: this process's database connection pool, the cache's Redis, and Celery's
+queues and workers (read by dbhealth/stats/application.py, from the process and its Redis
+servers, not from PostgreSQL: the pool statistics are this web process's own).
 """
 
 from __future__ import annotations
 
-from django.db import connection
-from django_redis import get_redis_connection
-from redis.exceptions import RedisError
+from dbhealth import stats
 
-from .base import CRITICAL, OK, WARNING, Check
+from .base import CRITICAL, OK, WARNING, Check, level_above
 
 TITLE = "Application"
 
 
-def pool_stats() -> dict | None:
-    """psycopg_pool's counters for this process's pool, or None when DB_POOL is off."""
-    pool = connection.pool
-    if pool is None:
-        return None
-    stats = pool.get_stats()
-    return {
-        "min": stats.get("pool_min"),
-        "max": stats.get("pool_max"),
-        "size": stats.get("pool_size"),
-        "available": stats.get("pool_available"),
-        "waiting": stats.get("requests_waiting", 0),
-        "requests": stats.get("requests_num", 0),
-        "queued": stats.get("requests_queued", 0),
-        "wait_ms": stats.get("requests_wait_ms", 0),
-        "errors": stats.get("requests_errors", 0),
-        "connections_made": stats.get("connections_num", 0),
-        "connection_errors": stats.get("connections_errors", 0),
-        "lost": stats.get("connections_lost", 0),
-        "raw": dict(sorted(stats.items())),
-    }
-
-
-def redis_stats() -> dict:
-    """Memory, hit ratio and keys of the cache's Redis, or the error that stopped the read."""
-    try:
-        client = get_redis_connection("default")
-        memory = client.info("memory")
-        stats = client.info("stats")
-        keyspace = client.info("keyspace")
-        server = client.info("server")
-    except RedisError as error:
-        return {"error": f"{type(error).__name__}: {error}"}
-    hits, misses = stats.get("keyspace_hits", 0), stats.get("keyspace_misses", 0)
-    return {
-        "error": None,
-        "version": server.get("redis_version"),
-        "used_memory": memory.get("used_memory"),
-        "used_memory_human": memory.get("used_memory_human"),
-        "maxmemory": memory.get("maxmemory", 0),
-        "maxmemory_policy": memory.get("maxmemory_policy"),
-        "hits": hits,
-        "misses": misses,
-        "hit_ratio": hits / (hits + misses) if hits + misses else None,
-        "evicted_keys": stats.get("evicted_keys", 0),
-        "keyspace": [
-            {"db": db, "keys": info.get("keys", 0), "expires": info.get("expires", 0)}
-            for db, info in sorted(keyspace.items())
-        ],
-    }
-
-
-def celery_stats() -> None:
-    """Queue lengths and worker heartbeats: NOT BUILT YET.
-
-    # Not shown yet (config/celery.py exists): read the broker's queue lengths (LLEN of
-    # each queue key on the broker's Redis) and the workers' heartbeats
-    # (app.control.inspect().ping()) here, and show them in the "Celery" section of
-    # templates/dbhealth/application.html. Until then the page says so; it shows no figure.
-    """
-    return None
+def celery_checks(celery: dict, config: dict) -> list[Check]:
+    if celery["error"]:
+        summary = f"the broker did not answer: {celery['error']}"
+        return [
+            Check("application", "Celery queues", CRITICAL, summary),
+            Check("application", "Celery workers", CRITICAL, summary),
+        ]
+    waiting = max((q["messages"] for q in celery["queues"]), default=0)
+    timeout = config["CELERY_PING_TIMEOUT_SEC"]
+    return [
+        Check(
+            "application",
+            "Celery queues",
+            level_above(waiting, config["CELERY_QUEUE_WARNING"], config["CELERY_QUEUE_CRITICAL"]),
+            ", ".join(f"{q['messages']} waiting in {q['name']}" for q in celery["queues"]),
+        ),
+        Check(
+            "application",
+            "Celery workers",
+            OK if celery["workers"] else CRITICAL,
+            f"{len(celery['workers'])} worker(s) answered a ping within {timeout:g} s"
+            if celery["workers"]
+            else f"no worker answered a ping within {timeout:g} s: enqueued tasks are not run",
+        ),
+    ]
 
 
 def collect(config: dict) -> dict:
-    pool = pool_stats()
-    redis = redis_stats()
+    pool = stats.application.pool()
+    # Redis first: where the broker shares the cache's server (dev, tests), the broker reads
+    # below count in its hits and misses too, so they must come after the figures.
+    redis = stats.application.redis()
+    celery = stats.application.celery(timeout=config["CELERY_PING_TIMEOUT_SEC"])
     checks = [
         Check(
             "application",
@@ -103,5 +67,6 @@ def collect(config: dict) -> dict:
                 else f"{redis['hit_ratio'] * 100:.1f}% hit ratio"
             ),
         ),
+        *celery_checks(celery, config),
     ]
-    return {"pool": pool, "redis": redis, "celery": celery_stats(), "checks": checks}
+    return {"pool": pool, "redis": redis, "celery": celery, "checks": checks}

@@ -8,41 +8,22 @@ under SET LOCAL statement_timeout and lock_timeout. ANALYZE, which executes the 
 is only done on request and only for a plain SELECT calling no volatile function (pg_sleep,
 pg_terminate_backend, nextval ... all are refused): the read-only transaction is the second
 line of defence, not the first. A statement copied from pg_stat_statements, with $1
-placeholders, is explained as a generic plan (PostgreSQL 16+).
+placeholders, is explained as a generic plan (PostgreSQL 16+). The EXPLAIN itself is run by
+dbhealth/stats/plans.py; this module parses the statement and draws the plan.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import sqlparse
 from sqlparse import tokens as T
 from sqlparse.sql import Function
 
+from dbhealth.stats.plans import Refused, Statement
+
 TITLE = "EXPLAIN"
 
 EXPLAINABLE = {"SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE"}
 WRITES = {"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY"}
-# Volatile, yet harmless to run under ANALYZE.
-HARMLESS_VOLATILE = {"random", "clock_timestamp", "timeofday", "gen_random_uuid", "uuidv4"}
-
-VOLATILE_SQL = """
-SELECT DISTINCT proname::text AS name FROM pg_proc
- WHERE proname = ANY(%s) AND provolatile = 'v' AND NOT proname = ANY(%s)
- ORDER BY 1
-"""
-
-
-class Refused(ValueError):
-    """The statement is not one the dashboard will explain; the message says why."""
-
-
-@dataclass(frozen=True)
-class Statement:
-    sql: str  # the statement, without a trailing semicolon
-    kind: str  # SELECT, INSERT ...
-    placeholders: bool  # $1-style parameters (a statement from pg_stat_statements)
-    functions: tuple[str, ...]  # names of the functions it calls
 
 
 def _meaningful(token) -> bool:
@@ -120,40 +101,6 @@ def _walk(token):
     yield token
     for child in getattr(token, "tokens", []):
         yield from _walk(child)
-
-
-def run(cursor, statement: Statement, *, analyze: bool, config: dict, version: int) -> list:
-    """EXPLAIN the statement on a cursor whose transaction the caller rolls back afterwards.
-
-    Sets the transaction READ ONLY and the timeouts (SET LOCAL: they end with it).
-    """
-    if statement.placeholders and version < 160000:
-        raise Refused(
-            "This statement has $1-style placeholders: PostgreSQL 16+ explains those as a "
-            "generic plan; on this server, replace them with values."
-        )
-    if analyze and statement.functions:
-        cursor.execute(VOLATILE_SQL, [list(statement.functions), sorted(HARMLESS_VOLATILE)])
-        volatile = [r[0] for r in cursor.fetchall()]
-        if volatile:
-            raise Refused(
-                "ANALYZE runs the statement, and it calls volatile function(s) that may change "
-                f"something: {', '.join(volatile)}. Explain it without ANALYZE."
-            )
-    cursor.execute("SET TRANSACTION READ ONLY", [])
-    timeout = f"{int(config['EXPLAIN_TIMEOUT_MS'])}ms"
-    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [timeout])
-    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [timeout])
-    options = ["FORMAT JSON", "BUFFERS"]
-    if analyze:
-        options.insert(0, "ANALYZE")
-    if statement.placeholders:
-        options.append("GENERIC_PLAN")
-    # The statement is concatenated, not bound: it is the one thing EXPLAIN cannot take as a
-    # parameter. It was parsed above as exactly one explainable statement; no parameters are
-    # passed, so a % in it is sent as is.
-    cursor.execute(f"EXPLAIN ({', '.join(options)}) {statement.sql}")
-    return cursor.fetchone()[0]
 
 
 def tree(plan: list, *, costly_share: float) -> dict:

@@ -2,8 +2,7 @@
 suggests (rules of thumb as pgtune's for a web application; measure before and after).
 
 The server's memory is DBHEALTH["SERVER_MEMORY"] in bytes; when unset and the database is
-on loopback, this machine's memory is the server's. pg_settings is readable by every role
-(pg_read_all_settings, part of pg_monitor, adds the superuser-only ones).
+on loopback, this machine's memory is the server's. Rows: dbhealth/stats/settings.py.
 """
 
 from __future__ import annotations
@@ -12,22 +11,14 @@ import os
 
 from django.conf import settings as django_settings
 
-from .base import CRITICAL, OK, WARNING, Check, rows, worst
+from dbhealth import stats
+
+from .base import CRITICAL, OK, WARNING, Check, worst
 
 TITLE = "Settings"
 
 KB, MB, GB = 1024, 1024**2, 1024**3
 UNITS = {"B": 1, "kB": KB, "8kB": 8 * KB, "MB": MB, "16MB": 16 * MB, "GB": GB}
-
-SETTINGS_SQL = """
-SELECT name,
-       -- reset_val: the server's (or role's) value, not this page's own SET LOCAL timeouts
-       reset_val AS setting, unit,
-       CASE source WHEN 'session' THEN 'configured' ELSE source END AS source,
-       pending_restart, context
-  FROM pg_settings
- WHERE name = ANY(%s)
-"""
 
 # name: what it does (one line)
 EXPLAINED = {
@@ -139,7 +130,7 @@ def recommend(values: dict[str, dict], memory: int | None) -> dict[str, tuple[st
 
 
 def collect(cursor, config: dict) -> dict:
-    found = {r["name"]: r for r in rows(cursor, SETTINGS_SQL, [list(EXPLAINED)])}
+    found = stats.settings.settings(cursor, list(EXPLAINED))
     memory, memory_source = server_memory(config)
     advice = recommend(found, memory)
     items = []

@@ -15,9 +15,10 @@ from rest_framework.exceptions import ValidationError
 
 from shop import selectors
 from shop.models import Order, Product
+from shop.validators import MAX_ID, max_length
 
-MAX_BIGINT = 2**63 - 1
 MAX_TAGS = 10
+TAG_MAX_LENGTH = max_length(Product, "tags")  # each element of shop_product.tags
 
 
 def reject_unknown_params(request, allowed: set[str]) -> None:
@@ -49,7 +50,7 @@ class IdFilter(django_filters.Filter):
     field_class = forms.IntegerField
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, min_value=1, max_value=MAX_BIGINT, **kwargs)
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class TagListField(forms.CharField):
@@ -58,9 +59,9 @@ class TagListField(forms.CharField):
         if not value:
             return []
         tags = [tag.strip() for tag in value.split(",")]
-        if any(not tag or len(tag) > 50 for tag in tags) or len(tags) > MAX_TAGS:
+        if any(not tag or len(tag) > TAG_MAX_LENGTH for tag in tags) or len(tags) > MAX_TAGS:
             raise forms.ValidationError(
-                f"Up to {MAX_TAGS} comma-separated tags of 1 to 50 characters."
+                f"Up to {MAX_TAGS} comma-separated tags of 1 to {TAG_MAX_LENGTH} characters."
             )
         return tags
 

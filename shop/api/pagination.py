@@ -22,7 +22,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
@@ -48,12 +48,12 @@ def _encode_value(value):
 
 # A cursor this program wrote is under 400 characters; a longer one is refused unread.
 MAX_CURSOR_LENGTH = 1000
-BIGINT = (-(2**63), 2**63 - 1)
 
 
 def _expected(model, name: str):
     """What a cursor may hold for ordering column `name`: the model field's type and range
-    (a key a real row had always fits its column), or a finite float for an annotation
+    (a key a real row had always fits its column: an integer the range Django gives the
+    column's type, a decimal its digits), or a finite float for an annotation
     (the search rank). Without this a cursor's 1e999999 reached PostgreSQL as a numeric it
     could not hold: a 500."""
     try:
@@ -65,7 +65,7 @@ def _expected(model, name: str):
     if isinstance(field, models.DateTimeField):
         return "t", None
     if isinstance(field, models.IntegerField | models.AutoField):
-        return "i", None
+        return "i", connection.ops.integer_field_range(field.get_internal_type())
     raise TypeError(f"cannot page on {name}")
 
 
@@ -73,11 +73,11 @@ def _decode_value(tagged, expected):
     if not (isinstance(tagged, list) and len(tagged) == 2):
         raise ValueError("bad cursor value")
     tag, raw = tagged
-    want, field = expected
+    want, column = expected  # "i": the (lowest, highest) integer; "d": the DecimalField
     if tag != want:
         raise ValueError("cursor value of another type")
     is_int = isinstance(raw, int) and not isinstance(raw, bool)
-    if tag == "i" and is_int and BIGINT[0] <= raw <= BIGINT[1]:
+    if tag == "i" and is_int and column[0] <= raw <= column[1]:
         return raw
     if tag == "d" and isinstance(raw, str) and len(raw) <= 40:
         value = Decimal(raw)
@@ -85,8 +85,8 @@ def _decode_value(tagged, expected):
             # At most the column's digits: numeric(10, 2) holds |value| < 10^8, 2 places.
             _, digits, exponent = value.as_tuple()
             whole = len(digits) + exponent
-            if whole <= field.max_digits - field.decimal_places and -exponent <= (
-                field.decimal_places
+            if whole <= column.max_digits - column.decimal_places and -exponent <= (
+                column.decimal_places
             ):
                 return value
     if tag == "f" and isinstance(raw, str) and len(raw) <= 40:

@@ -3,13 +3,22 @@ gets back). Inputs never reach a model directly: views pass validated_data to a 
 
 import functools
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from shop.api import fields as strict
-from shop.models import Order
+from shop.models import Order, User, UserProfile
 from shop.services import MAX_LINE_QUANTITY, MAX_ORDER_LINES
-
-MAX_BIGINT = 2**63 - 1
+from shop.validators import (
+    COUNTRY_CODE,
+    COUNTRY_CODE_MESSAGE,
+    MAX_ID,
+    error_messages,
+    max_length,
+    shipping_address_clean,
+)
+from shop.validators import SHIPPING_ADDRESS_MAX_LENGTHS as ADDRESS_MAX
 
 
 @functools.cache
@@ -40,15 +49,15 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class RegisterInput(strict.InputSerializer):
-    username = strict.StrictCharField(max_length=150)
-    email = strict.StrictEmailField(max_length=254)
+    username = strict.StrictCharField(max_length=max_length(User, "username"))
+    email = strict.StrictEmailField(max_length=max_length(User, "email"))
     password = strict.StrictCharField(
         max_length=128, write_only=True, trim_whitespace=False, style={"input_type": "password"}
     )
 
 
 class LoginInput(strict.InputSerializer):
-    username = strict.StrictCharField(max_length=150)
+    username = strict.StrictCharField(max_length=max_length(User, "username"))
     password = strict.StrictCharField(max_length=128, trim_whitespace=False)
 
 
@@ -65,18 +74,27 @@ class UserOutput(serializers.Serializer):
 
 
 class UserUpdateInput(strict.InputSerializer):
-    username = strict.StrictCharField(max_length=150, required=False)
-    email = strict.StrictEmailField(max_length=254, required=False)
+    username = strict.StrictCharField(max_length=max_length(User, "username"), required=False)
+    email = strict.StrictEmailField(max_length=max_length(User, "email"), required=False)
 
 
 class ProfileSerializer(strict.InputSerializer):
     """Profile in and out (every field optional on PATCH)."""
 
-    first_name = strict.StrictCharField(max_length=150, allow_blank=True, required=False)
-    last_name = strict.StrictCharField(max_length=150, allow_blank=True, required=False)
-    phone = strict.StrictCharField(max_length=32, allow_blank=True, required=False)
+    first_name = strict.StrictCharField(
+        max_length=max_length(UserProfile, "first_name"), allow_blank=True, required=False
+    )
+    last_name = strict.StrictCharField(
+        max_length=max_length(UserProfile, "last_name"), allow_blank=True, required=False
+    )
+    phone = strict.StrictCharField(
+        max_length=max_length(UserProfile, "phone"), allow_blank=True, required=False
+    )
+    # bio is a text column of no length: 2000 is the API's own limit.
     bio = strict.StrictCharField(max_length=2000, allow_blank=True, required=False)
-    avatar_url = strict.StrictURLField(max_length=500, allow_blank=True, required=False)
+    avatar_url = strict.StrictURLField(
+        max_length=max_length(UserProfile, "avatar_url"), allow_blank=True, required=False
+    )
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -114,27 +132,35 @@ class ProductOutput(serializers.Serializer):
 # --------------------------------------------------------------------------- orders
 
 
+# Validated by validators.shipping_address_clean, as the service and the admin validate an
+# address; the fields describe it (the schema) and show it (output). A comment, not a
+# docstring: the schema would take it as the address's description.
 class ShippingAddressSerializer(strict.InputSerializer):
-    name = strict.StrictCharField(max_length=200)
-    line1 = strict.StrictCharField(max_length=200)
-    line2 = strict.StrictCharField(max_length=200, required=False, allow_blank=True)
-    city = strict.StrictCharField(max_length=100)
-    postal_code = strict.StrictCharField(max_length=20)
+    name = strict.StrictCharField(max_length=ADDRESS_MAX["name"])
+    line1 = strict.StrictCharField(max_length=ADDRESS_MAX["line1"])
+    line2 = strict.StrictCharField(
+        max_length=ADDRESS_MAX["line2"], required=False, allow_blank=True
+    )
+    city = strict.StrictCharField(max_length=ADDRESS_MAX["city"])
+    postal_code = strict.StrictCharField(max_length=ADDRESS_MAX["postal_code"])
     country = strict.StrictRegexField(
-        r"^[A-Z]{2}$",
-        max_length=2,
-        error_messages={"invalid": "Use the ISO 3166-1 alpha-2 code, e.g. GB."},
+        f"^{COUNTRY_CODE.pattern}$",
+        max_length=ADDRESS_MAX["country"],
+        error_messages={"invalid": COUNTRY_CODE_MESSAGE},
     )
 
     def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if not value.get("line2"):
-            value.pop("line2", None)
-        return value
+        try:
+            return shipping_address_clean(data)
+        except DjangoValidationError as error:
+            messages = error_messages(error)
+            if isinstance(messages, list):  # not an object: as DRF's Serializer words it
+                messages = {api_settings.NON_FIELD_ERRORS_KEY: messages}
+            raise serializers.ValidationError(messages) from None
 
 
 class OrderLineInput(strict.InputSerializer):
-    product = strict.StrictIntegerField(min_value=1, max_value=MAX_BIGINT)
+    product = strict.StrictIntegerField(min_value=1, max_value=MAX_ID)
     quantity = strict.StrictIntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
 
 
@@ -160,9 +186,7 @@ class OrderUpdateInput(strict.InputSerializer):
 
 
 class OrderTransitionInput(strict.InputSerializer):
-    status = strict.StrictChoiceField(
-        choices=[status for status in Order.Status.values if status != Order.Status.PENDING]
-    )
+    status = strict.StrictChoiceField(choices=[status.value for status in Order.TARGET_STATUSES])
 
 
 class ProductRefOutput(serializers.Serializer):

@@ -22,8 +22,7 @@ from shop.api.permissions import IsStaff
 from shop.api.throttles import AnonThrottle, LoginThrottle, login_attempt
 from shop.cache import Family
 from shop.errors import ErrorCode, ShopError
-
-IDEMPOTENCY_KEY_MAX = 255
+from shop.validators import IDEMPOTENCY_KEY_MAX_LENGTH
 
 
 def _errors(*codes: int) -> dict:
@@ -234,8 +233,8 @@ def _idempotency_key(request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not (1 <= len(key) <= IDEMPOTENCY_KEY_MAX and key.isascii() and key.isprintable()):
-        message = f"1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters, e.g. a UUID."
+    if not (1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH and key.isascii() and key.isprintable()):
+        message = f"1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters, e.g. a UUID."
         raise ShopError(ErrorCode.INVALID, message, fields={"Idempotency-Key": [message]})
     return key
 
@@ -272,9 +271,10 @@ class OrderListCreateView(generics.ListAPIView):
             OpenApiParameter(
                 "Idempotency-Key",
                 location=OpenApiParameter.HEADER,
-                description="Optional, up to 255 characters (a UUID): the same key with the "
-                "same body returns the same order (201, Idempotent-Replayed: true), even when "
-                "the requests race; the same key with another body is a 422.",
+                description=f"Optional, up to {IDEMPOTENCY_KEY_MAX_LENGTH} characters (a UUID): "
+                "the same key with the same body returns the same order (201, "
+                "Idempotent-Replayed: true), even when the requests race; the same key with "
+                "another body is a 422.",
             )
         ],
         request=s.OrderCreateInput,
@@ -294,16 +294,11 @@ class OrderListCreateView(generics.ListAPIView):
                     services.OrderLine(product_id=line["product"], quantity=line["quantity"])
                     for line in data["items"]
                 ],
-                shipping_address=dict(data["shipping_address"]),
+                shipping_address=data["shipping_address"],
                 idempotency_key=key,
             )
-            # A new order is shown as its transaction wrote it (no query); a replayed one is
-            # read as it is now.
-            entry = representations.order_created(
-                order
-                if created
-                else selectors.order_get(order_id=order.pk, user_id=request.user.pk)
-            )
+            # The order whole, new or replayed: shown without another query.
+            entry = representations.order_created(order)
         response = _with_etag(
             Response(entry["data"], status=status.HTTP_201_CREATED), entry["etag"]
         )
@@ -336,7 +331,7 @@ class OrderDetailView(APIView):
             order_id=pk,
             owner=request.user,
             if_match=tags,
-            shipping_address=dict(data["shipping_address"]),
+            shipping_address=data["shipping_address"],
         )
         return _order_response(pk, request.user.pk)
 

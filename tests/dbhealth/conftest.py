@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 
+from dbhealth.conf import DEFAULTS
 from shop.factories import UserFactory
 from tests.conftest import APP_ROLE, STAFF_ROLE
 
@@ -49,6 +50,7 @@ def dbhealth_settings(settings):
     """Set DBHEALTH thresholds for one test: dbhealth_settings(SLOW_QUERY_MS=1, ...)."""
 
     def override(**values):
+        assert set(values) <= set(DEFAULTS), f"not a DBHEALTH key: {set(values) - set(DEFAULTS)}"
         settings.DBHEALTH = {**getattr(settings, "DBHEALTH", {}), **values}
 
     return override

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection, transaction
 
 from dbhealth.alerts import RULES, alerts_evaluate
-from dbhealth.history import snapshot_take
 from dbhealth.models import Alert, QuerySample
+from dbhealth.snapshots import snapshot_take
 from tests.conftest import wait_until
 
 ADMINS = [("ops", "ops@example.com")]

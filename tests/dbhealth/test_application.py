@@ -1,10 +1,21 @@
-"""The application panel: this process's connection pool and the cache's Redis, read live;
-Celery's place is marked, with no figure."""
+"""The application panel: this process's connection pool, the cache's Redis, and Celery's
+queues (the real broker's lengths, exactly) and workers (a real worker answers the ping; an
+idle broker or an unreachable one is a clear line, never a hang or a 500)."""
+
+import os
+import socket
+import uuid
 
 import pytest
+from celery import Celery, current_app
 from django.conf import settings
 from django.core.cache import cache
 from django_redis import get_redis_connection
+
+from dbhealth import stats
+from dbhealth.conf import config
+from dbhealth.panels import application
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +33,9 @@ def test_pool_statistics_are_this_processs_pool(viewer_client):
 
 
 def test_redis_hits_and_misses_are_counted_exactly(viewer_client):
-    before = viewer_client.get(PAGE).context["data"]["redis"]
+    # The baseline is read without the page: the page's own broker reads (queue lengths, the
+    # ping) come after its Redis figures and, on a shared server, would count in the next ones.
+    before = stats.application.redis()
     cache.set("dbhealth-test-key", "value", 60)
     cache.get("dbhealth-test-key")  # a hit
     cache.get("dbhealth-test-missing")  # a miss
@@ -36,11 +49,90 @@ def test_redis_hits_and_misses_are_counted_exactly(viewer_client):
     assert f"db{db}" in [k["db"] for k in after["keyspace"]]  # where the key just set lives
 
 
-def test_celery_has_a_marked_place_and_no_figure(viewer_client):
+@pytest.fixture
+def idle_queue():
+    """A queue of this app's that no worker consumes (the suite's worker takes only the default
+    queue), emptied and forgotten afterwards."""
+    name = f"dbhealth-test-{uuid.uuid4().hex[:8]}"
+    current_app.amqp.queues.add(name)
+    yield name
+    with current_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(name)
+    del current_app.amqp.queues[name]
+
+
+def test_queue_lengths_are_the_brokers_exactly(viewer_client, idle_queue):
+    before = viewer_client.get(PAGE).context["data"]["celery"]
+    for _ in range(3):
+        current_app.send_task("dbhealth.tasks.dbhealth_snapshot_task", queue=idle_queue)
+
+    after = viewer_client.get(PAGE).context["data"]["celery"]
+
+    assert {"name": idle_queue, "messages": 0} in before["queues"]  # no list yet: 0, not an error
+    assert {"name": idle_queue, "messages": 3} in after["queues"]
+    assert after["error"] is None
+    assert [q["name"] for q in after["queues"]] == sorted(
+        [settings.CELERY_TASK_DEFAULT_QUEUE, idle_queue]
+    )
+
+
+def test_a_backlog_past_the_threshold_is_a_warning(viewer_client, idle_queue, dbhealth_settings):
+    dbhealth_settings(CELERY_QUEUE_WARNING=2, CELERY_QUEUE_CRITICAL=5)
+    for _ in range(2):
+        current_app.send_task("dbhealth.tasks.dbhealth_snapshot_task", queue=idle_queue)
+
     response = viewer_client.get(PAGE)
 
-    assert response.context["data"]["celery"] is None
-    assert b"Celery queue lengths and worker heartbeats are not shown yet" in response.content
+    [check] = [c for c in response.context["checks"] if c.name == "Celery queues"]
+    assert check.status == "warning"
+    assert f"2 waiting in {idle_queue}" in check.summary
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_worker_answers_the_ping(celery_worker, viewer_client):
+    # "ready." in its log comes just before it listens for control messages: wait for a pong.
+    wait_until(lambda: stats.application.celery(timeout=0.5)["workers"], timeout=20)
+
+    response = viewer_client.get(PAGE)
+
+    assert response.context["data"]["celery"]["workers"] == [
+        f"test-{os.getpid()}@{socket.gethostname()}"
+    ]
+    [check] = [c for c in response.context["checks"] if c.name == "Celery workers"]
+    assert (check.status, check.summary) == ("ok", "1 worker(s) answered a ping within 0.5 s")
+    assert f"test-{os.getpid()}@".encode() in response.content
+
+
+def test_no_worker_on_the_broker_is_a_critical_line(private_redis):
+    # Given a broker (a Redis of this test's own) that no worker listens to
+    probe = Celery("probe", broker=private_redis.url(), set_as_current=False)
+
+    found = stats.application.celery(timeout=0.2, app=probe)
+
+    assert found == {"error": None, "queues": [{"name": "celery", "messages": 0}], "workers": []}
+    checks = application.celery_checks(found, {**config(), "CELERY_PING_TIMEOUT_SEC": 0.2})
+    assert [(c.name, c.status, c.summary) for c in checks] == [
+        ("Celery queues", "ok", "0 waiting in celery"),
+        (
+            "Celery workers",
+            "critical",
+            "no worker answered a ping within 0.2 s: enqueued tasks are not run",
+        ),
+    ]
+
+
+def test_an_unreachable_broker_is_reported_not_raised():
+    probe = Celery("probe", broker="redis://127.0.0.1:1/0", set_as_current=False)
+
+    found = stats.application.celery(timeout=0.2, app=probe)
+
+    assert (found["queues"], found["workers"]) == ([], [])
+    assert found["error"].startswith("OperationalError: ")
+    checks = application.celery_checks(found, config())
+    assert [(c.name, c.status) for c in checks] == [
+        ("Celery queues", "critical"),
+        ("Celery workers", "critical"),
+    ]
 
 
 def test_an_unreachable_redis_is_reported_not_raised(viewer_client, settings):

@@ -15,9 +15,9 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 
-from dbhealth.history import snapshot_take
 from dbhealth.models import QuerySample
 from dbhealth.panels import PANELS
+from dbhealth.snapshots import snapshot_take
 from shop.factories import OrderFactory, ProductFactory, UserFactory
 from tests.dbhealth.conftest import preloaded
 

@@ -9,6 +9,7 @@ from django.db.utils import InternalError
 
 from dbhealth.conf import config
 from dbhealth.panels import explain
+from dbhealth.stats import plans
 from shop.factories import OrderFactory, ProductFactory
 from shop.models import Product
 
@@ -148,7 +149,7 @@ def test_the_statement_timeout_stops_a_long_analyze(viewer_client, dbhealth_sett
 def test_the_transaction_is_read_only_even_if_parsing_let_a_write_through(db):
     # The second line of defence: a statement that slipped past parse() still cannot write.
     product = ProductFactory()
-    statement = explain.Statement(
+    statement = plans.Statement(
         "WITH gone AS (DELETE FROM shop_product RETURNING id) SELECT * FROM gone",
         "SELECT",
         False,
@@ -160,7 +161,7 @@ def test_the_transaction_is_read_only_even_if_parsing_let_a_write_through(db):
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
-        explain.run(cursor, statement, analyze=True, config=config(), version=180000)
+        plans.run(cursor, statement, analyze=True, config=config(), version=180000)
 
     assert Product.objects.filter(pk=product.pk).exists()
 

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from dbhealth.panels import queries
+from dbhealth import stats
 from tests.dbhealth.conftest import preloaded
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_without_the_extension_the_page_says_how_to_enable_it(viewer_client):
 
 def test_the_embedded_server_preloads_the_library_and_the_migration_created_it(settings):
     with connection.cursor() as cursor:
-        state = queries.state(cursor)
+        state = stats.statements.extension(cursor)
 
     assert state["installed"] is True  # dbhealth.0002 created it (the suite's role may)
     assert state["available"] is True

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from dbhealth.origins import uncommented
 from shop.factories import (
@@ -24,7 +25,7 @@ from shop.factories import (
     UserProfileFactory,
     shipping_address_for,
 )
-from shop.models import Category, Order, OrderItem, Product, User
+from shop.models import Category, Order, OrderItem, Product, User, UserProfile
 
 pytestmark = pytest.mark.django_db
 
@@ -363,10 +364,10 @@ def test_saving_an_order_locks_its_row_first(staff_client):
         )
 
     # The admin's lock first; then services.order_transition reads it again under its own
-    # lock, which this transaction already holds.
+    # lock, which this transaction already holds: the same lock, both from shop/locks.py.
     reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "shop_order"."id"')]
     assert len(reads) == 2
-    assert uncommented(reads[0]).endswith(" FOR UPDATE")  # before the origin's SQL comment
+    assert uncommented(reads[0]).endswith(" FOR NO KEY UPDATE")  # before the origin's comment
     assert uncommented(reads[1]).endswith(" FOR NO KEY UPDATE")
 
 
@@ -396,7 +397,7 @@ def test_shipping_address_missing_a_key_is_a_form_error(staff_client, key):
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {
-        "shipping_address": [f"The shipping address is missing: {key}."]
+        "shipping_address": [f"{key}: This field is required."]
     }
     assert snapshot(order) == was
 
@@ -406,14 +407,14 @@ def test_shipping_address_missing_a_key_is_a_form_error(staff_client, key):
     [
         (
             '["name", "line1", "city", "postal_code", "country"]',
-            "Enter the address as a JSON object.",
+            ["Invalid data. Expected a dictionary, but got list."],
         ),
-        ('"1 High Street, London"', "Enter the address as a JSON object."),
+        ('"1 High Street, London"', ["Invalid data. Expected a dictionary, but got str."]),
         (
             '{"name": "Ada", "line1": " ", "city": "London", "postal_code": 1, "country": "GB"}',
-            "These shipping address fields must be non-empty text: line1, postal_code.",
+            ["line1: This field may not be blank.", "postal_code: Not a valid string."],
         ),
-        ("{not json", "Enter a valid JSON."),
+        ("{not json", ["Enter a valid JSON."]),
     ],
 )
 def test_shipping_address_must_be_an_object_of_text(staff_client, address, error):
@@ -425,7 +426,67 @@ def test_shipping_address_must_be_an_object_of_text(staff_client, address, error
     )
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors == {"shipping_address": [error]}
+    assert response.context["adminform"].form.errors == {"shipping_address": error}
+    assert snapshot(order) == was
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"country": "gb"}, "country: Use the ISO 3166-1 alpha-2 code, e.g. GB."),
+        (
+            {"postal_code": "N" * 21},
+            "postal_code: Ensure this field has no more than 20 characters.",
+        ),
+        (
+            {"county": "Kent"},
+            "county: Unknown field. Known: name, line1, line2, city, postal_code, country.",
+        ),
+        ({"line2": 5}, "line2: Not a valid string."),
+    ],
+)
+def test_the_admin_refuses_the_addresses_the_api_refuses_in_the_same_words(
+    staff_client, change, error
+):
+    """One validator (shop/validators.py) behind the API, the service and this form: the
+    admin used to accept a lower-case country, a 21-character postcode, an unknown key."""
+    order = order_in("pending")
+    was = snapshot(order)
+    address = {**order.shipping_address, **change}
+    shopper = APIClient()
+    shopper.force_authenticate(order.user)
+
+    api = shopper.patch(
+        f"/api/v1/orders/{order.pk}/",
+        {"shipping_address": address},
+        format="json",
+        HTTP_IF_MATCH="*",
+    )
+    admin_page = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/",
+        order_form(order, shipping_address=json.dumps(address)),
+    )
+
+    assert (api.status_code, api.json()["message"]) == (400, f"shipping_address.{error}")
+    assert admin_page.status_code == 200
+    assert admin_page.context["adminform"].form.errors == {"shipping_address": [error]}
+    assert snapshot(order) == was
+
+
+def test_a_nul_postgresql_cannot_store_is_a_form_error_not_a_500(staff_client):
+    """jsonb holds no NUL character (the API's parser refuses one in any body)."""
+    order = order_in("pending")
+    was = snapshot(order)
+    address = json.dumps({**order.shipping_address, "city": "Lon\x00don"})
+
+    response = staff_client.post(
+        f"/admin/shop/order/{order.pk}/change/", order_form(order, shipping_address=address)
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "shipping_address": ["city: Null characters are not allowed."]
+    }
     assert snapshot(order) == was
 
 
@@ -548,6 +609,29 @@ def test_product_edit_is_saved_and_bumps_the_version(staff_client):
     assert (product.price, product.stock_quantity, product.version) == (Decimal("0.00"), 0, 2)
 
 
+def test_a_price_edit_keeps_the_stock_checkouts_took_after_the_page_was_shown(staff_client):
+    product = ProductFactory(price=Decimal("12.50"), stock_quantity=4)
+    page = product_form(product, price="10.00", **{"initial-stock_quantity": "4"})
+    Product.objects.filter(pk=product.pk).update(stock_quantity=1)  # three sold meanwhile
+
+    response = staff_client.post(f"/admin/shop/product/{product.pk}/change/", page)
+
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert (product.price, product.stock_quantity) == (Decimal("10.00"), 1)
+
+
+def test_a_stock_edit_is_written_when_staff_changed_it(staff_client):
+    product = ProductFactory(stock_quantity=4)
+    page = product_form(product, stock_quantity="9", **{"initial-stock_quantity": "4"})
+    Product.objects.filter(pk=product.pk).update(stock_quantity=1)
+
+    response = staff_client.post(f"/admin/shop/product/{product.pk}/change/", page)
+
+    assert response.status_code == 302
+    assert Product.objects.get(pk=product.pk).stock_quantity == 9
+
+
 def test_deactivate_action_deactivates_only_the_selected_products(staff_client):
     chosen = ProductFactory.create_batch(2, is_active=True)
     already_off = ProductFactory(is_active=False)
@@ -570,6 +654,62 @@ def test_deactivate_action_deactivates_only_the_selected_products(staff_client):
         already_off.pk: False,
         untouched.pk: True,
     }
+
+
+def test_product_is_added_through_the_admin(staff_client, django_capture_on_commit_callbacks):
+    category = CategoryFactory(name="Desks")
+    page = product_form(
+        ProductFactory.build(name="Walnut desk", category=category, price=Decimal("249.50")),
+        stock_quantity="5",
+    )
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = staff_client.post("/admin/shop/product/add/", page)
+
+    product = Product.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/shop/product/"
+    assert (product.name, product.category_id, product.price, product.stock_quantity) == (
+        "Walnut desk",
+        category.pk,
+        Decimal("249.50"),
+        5,
+    )
+    assert len(callbacks) == 1  # services.product_create's invalidation
+
+
+def test_unsold_product_is_deleted_in_the_admin(staff_client):
+    product, kept = ProductFactory(), ProductFactory()
+
+    response = staff_client.post(f"/admin/shop/product/{product.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert list(Product.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_a_profile_edited_in_the_admin_is_served_fresh_by_the_api(
+    staff_client, django_capture_on_commit_callbacks
+):
+    profile = UserProfileFactory(first_name="Grace")
+    shopper = APIClient()
+    shopper.force_authenticate(profile.user)
+    assert shopper.get("/api/v1/me/profile/").json()["first_name"] == "Grace"  # cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            f"/admin/shop/userprofile/{profile.pk}/change/",
+            {
+                "first_name": "Ada",
+                "last_name": profile.last_name,
+                "phone": profile.phone,
+                "avatar_url": profile.avatar_url,
+                "bio": profile.bio,
+                "_save": "Save",
+            },
+        )
+
+    assert response.status_code == 302
+    assert shopper.get("/api/v1/me/profile/").json()["first_name"] == "Ada"
 
 
 def test_product_search_is_full_text(staff_client):
@@ -781,6 +921,31 @@ def test_user_profile_is_added_on_the_user_page(staff_client):
     assert response.status_code == 302
     user.refresh_from_db()
     assert (user.profile.first_name, user.profile.phone) == ("Grace", "+44 20 7946 0000")
+
+
+def test_user_profile_is_changed_and_deleted_on_the_user_page(staff_client):
+    profile = UserProfileFactory(first_name="Grace", phone="")
+    user = profile.user
+    existing = {
+        "profile-INITIAL_FORMS": 1,
+        "profile-0-user": user.pk,
+        "profile-0-first_name": "Grace",
+        "profile-0-last_name": profile.last_name,
+        "profile-0-bio": profile.bio,
+    }
+
+    changed = staff_client.post(
+        f"/admin/shop/user/{user.pk}/change/",
+        user_change_form(user, **{**existing, "profile-0-first_name": "Ada"}),
+    )
+    first_name = UserProfile.objects.get(pk=user.pk).first_name
+    deleted = staff_client.post(
+        f"/admin/shop/user/{user.pk}/change/",
+        user_change_form(user, **{**existing, "profile-0-DELETE": "on"}),
+    )
+
+    assert (changed.status_code, first_name, deleted.status_code) == (302, "Ada", 302)
+    assert UserProfile.objects.filter(pk=user.pk).exists() is False
 
 
 def test_bad_phone_on_the_user_page_is_a_form_error(staff_client):

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from dbhealth.indexes import redundant_indexes
+from dbhealth.stats.indexes import redundant
 from shop import selectors
 from shop.api.pagination import seek_filter
 from shop.factories import CategoryFactory, OrderFactory, ProductFactory, UserFactory
@@ -13,6 +13,13 @@ from shop.factories import CategoryFactory, OrderFactory, ProductFactory, UserFa
 pytestmark = pytest.mark.django_db
 
 OUR_TABLES = ["shop\\_%", "audit\\_%", "dbhealth\\_%"]
+
+
+def redundant_indexes(table_patterns: list[str]) -> list[tuple[str, str, str]]:
+    """(redundant index, the index that covers it, table) for tables matching LIKE patterns."""
+    with connection.cursor() as cursor:
+        found = redundant(cursor, table_patterns)
+    return [(f["redundant_index"], f["covered_by"], f["table_name"]) for f in found]
 
 
 def test_no_index_is_a_leading_prefix_of_another():

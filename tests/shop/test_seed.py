@@ -1,5 +1,6 @@
 """manage.py seed: sizes by flag, deterministic by --seed, one-line errors for bad flags."""
 
+import datetime as dt
 import subprocess
 import sys
 from decimal import Decimal
@@ -7,15 +8,19 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Sum
+from django.utils import timezone
 from pghistory.models import Context
+from rest_framework.test import APIClient
 
 from audit.models import EVENT_MODELS, ProductEvent
-from shop import bulk_seed
-from shop.bulk_seed import UnbalancedOrder
+from shop.factories import OrderFactory, ProductFactory, UserFactory, shipping_address_for
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
+from shop.seeding import bulk, vocabulary
+from shop.seeding.bulk import BulkSeeder, UnbalancedOrder
 from tests.conftest import child_process_env
+from tests.shop.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +98,7 @@ def test_sizes_follow_the_flags_and_totals_balance(immediate_constraints):
     assert Category.objects.filter(parent=None).count() == 8
     orders = Order.objects.annotate(items_total=Sum("items__subtotal"), lines=Count("items"))
     assert orders.exclude(total_amount=F("items_total")).count() == 0
-    assert orders.filter(lines__gte=1, lines__lte=4).count() == 30
+    assert orders.filter(lines__gte=1, lines__lte=vocabulary.MAX_LINES).count() == 30
     assert OrderItem.objects.filter(quantity__lte=0).count() == 0
 
 
@@ -174,7 +179,7 @@ def test_fast_path_writes_exact_counts_in_balance(immediate_constraints):
     ) == (9, 9, 10, 20, 40)
     orders = Order.objects.annotate(items_total=Sum("items__subtotal"), lines=Count("items"))
     assert orders.exclude(total_amount=F("items_total")).count() == 0
-    assert orders.filter(lines__gte=1, lines__lte=5).count() == 40
+    assert orders.filter(lines__gte=1, lines__lte=vocabulary.MAX_LINES).count() == 40
     assert OrderItem.objects.filter(order__in=Order.objects.all()).count() == (
         OrderItem.objects.count()
     )
@@ -242,16 +247,48 @@ def test_history_is_recorded_again_after_the_fast_path():
     assert ProductEvent.objects.get().pgh_label == "update"
 
 
-def test_fast_path_writes_nothing_when_an_order_is_out_of_balance(monkeypatch):
+def test_the_fast_paths_total_check_names_an_order_out_of_balance():
+    # The check the load runs before its COMMIT, over the orders from a given id on, here on
+    # orders of this uncommitted transaction (the deferred trigger has not judged them yet).
+    product = ProductFactory(price=Decimal("10.00"))
+    balanced = OrderFactory(lines=[(product, 2)])
+    seeder = BulkSeeder(seed=1, batch=10, progress=False)
+    seeder.verify(balanced.pk)  # in balance: nothing raised
+
+    with transaction.atomic():  # rolled back below, with the total check it queued
+        unbalanced = Order.objects.create(
+            user=balanced.user,
+            total_amount=Decimal("0.01"),
+            shipping_address=shipping_address_for("E"),
+        )
+        with pytest.raises(UnbalancedOrder) as found:
+            seeder.verify(balanced.pk)
+        transaction.set_rollback(True)
+
+    assert str(found.value) == f"order {unbalanced.pk}: total_amount is not the sum of its items"
+    assert list(Order.objects.values_list("pk", flat=True)) == [balanced.pk]
+
+
+def test_a_fast_load_that_breaks_a_rule_writes_nothing_and_puts_the_catalogue_back():
+    # BulkSeeder on its own has no refusal (load() refuses this before it starts): new users
+    # are numbered from the count, 1, so its "user1" collides with this one, and the unique
+    # username key the load re-creates at the end fails, after every row was written.
+    UserFactory(username="user1")
     catalogue = shop_catalogue()
-    # The first order of the load gets its total one cent off the sum of its items.
-    monkeypatch.setattr(bulk_seed, "ORDER_TOTAL", "pick.total + (pick.n = 0)::int * 0.01")
 
-    with pytest.raises(UnbalancedOrder, match=r"^order \d+: total_amount is not the sum"):
-        fast_seed("--seed", "4")
+    with pytest.raises(IntegrityError, match="shop_user_username_key"):
+        BulkSeeder(seed=4, batch=7, progress=False).run(
+            users=3, categories=10, products=20, orders=40
+        )
 
-    # One transaction: the users, products and the other orders went with it.
-    assert [m.objects.count() for m in (User, UserProfile, Category, Product, Order)] == [0] * 5
+    # One transaction: the users, products and the orders went with it.
+    assert [m.objects.count() for m in (User, UserProfile, Category, Product, Order)] == [
+        1,
+        0,
+        0,
+        0,
+        0,
+    ]
     assert OrderItem.objects.count() == 0
     assert shop_catalogue() == catalogue  # indexes, constraints and triggers all back
 
@@ -313,7 +350,7 @@ def test_fast_path_on_its_own_leaves_every_table_vacuumed_and_analysed():
         cursor.execute(
             "SELECT relname, reltuples::int, relallvisible > 0 FROM pg_class "
             "WHERE relname = ANY(%s) ORDER BY relname",
-            [[model._meta.db_table for model in bulk_seed.LOADED]],
+            [[model._meta.db_table for model in bulk.LOADED]],
         )
         tables = cursor.fetchall()
         cursor.execute(
@@ -424,3 +461,98 @@ def test_the_refusal_is_one_line_on_stderr_not_a_traceback():
     assert result.stderr == f"CommandError: {REFUSED}\n"
     assert result.stdout == ""
     assert shop_counts() == before
+
+
+# --------------------------------------------------------------------------- the cache afterwards
+
+
+def run_deferred_checks() -> None:
+    """The deferred checks of what this test wrote, as its COMMIT would run them: the fast
+    path's ALTER TABLE refuses a table with trigger events still pending."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def ids(response) -> list[int]:
+    assert response.status_code == 200, response.content
+    return sorted(row["id"] for row in response.json()["results"])
+
+
+@pytest.mark.parametrize("path", [[], ["--fast"]], ids=["small path", "fast path"])
+def test_no_seed_path_leaves_a_cached_page_stale(path, django_capture_on_commit_callbacks):
+    # Pages cached before each seed (the empty catalogue; a shopper's orders), read after it
+    # through the API against the real Redis: the seed's rows are there, not hidden behind
+    # what was cached. The second seed adds orders only, the other list family.
+    catalogue = APIClient().get("/api/v1/products/?page_size=100")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed", *SIZES, *path, "--seed", "2", "--batch-size", "4", verbosity=0)
+    active = Product.objects.filter(is_active=True).values_list("pk", flat=True)
+
+    assert ids(catalogue) == []
+    assert ids(APIClient().get("/api/v1/products/?page_size=100")) == sorted(active)
+
+    shopper = User.objects.get(username="user0")
+    orders = client_for(shopper).get("/api/v1/orders/?page_size=100")
+    before = sorted(shopper.orders.values_list("pk", flat=True))
+    run_deferred_checks()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "seed", "--users", "0", "--categories", "0", "--products", "0", "--orders", "60",
+            *path, "--seed", "3", "--batch-size", "25", verbosity=0,
+        )  # fmt: skip
+    after = sorted(shopper.orders.values_list("pk", flat=True))
+
+    assert ids(orders) == before
+    assert set(before) < set(after)  # the 7 users share 90 orders: user0 got some of the 60
+    assert ids(client_for(shopper).get("/api/v1/orders/?page_size=100")) == after
+
+
+# --------------------------------------------------------------------------- one vocabulary
+
+
+def test_the_status_mix_gives_every_order_status_a_share_of_a_hundred():
+    assert list(vocabulary.STATUS_MIX) == [
+        "delivered", "shipped", "processing", "pending", "cancelled",
+    ]  # fmt: skip
+    assert set(vocabulary.STATUS_MIX) == set(Order.Status)
+    assert sum(vocabulary.STATUS_MIX.values()) == 100
+    assert bulk.STATUS_BOUNDS == [0.70, 0.80, 0.88, 0.95]
+
+
+@pytest.mark.parametrize("path", [[], ["--fast"]], ids=["small path", "fast path"])
+def test_both_paths_draw_from_the_one_vocabulary(path):
+    call_command(
+        "seed", "--users", "9", "--categories", "10", "--products", "40", "--orders", "400",
+        *path, "--seed", "11", "--batch-size", "50", verbosity=0,
+    )  # fmt: skip
+    orders = Order.objects.annotate(lines=Count("items"))
+    oldest = timezone.now() - dt.timedelta(days=vocabulary.HISTORY_DAYS, minutes=2)
+    products = Product.objects.all()
+
+    assert set(orders.values_list("lines", flat=True)) == set(range(1, vocabulary.MAX_LINES + 1))
+    assert set(OrderItem.objects.values_list("quantity", flat=True)) == set(
+        range(1, vocabulary.MAX_QUANTITY + 1)
+    )
+    assert set(orders.values_list("status", flat=True)) == set(Order.Status)
+    assert orders.filter(created_at__lt=oldest).count() == 0
+    assert {name.split()[0].lower() for name in products.values_list("name", flat=True)} <= set(
+        vocabulary.ADJECTIVES
+    )
+    assert {tag for tags in products.values_list("tags", flat=True) for tag in tags} <= set(
+        vocabulary.TAGS
+    )
+    assert set(UserProfile.objects.values_list("first_name", flat=True)) <= set(
+        vocabulary.FIRST_NAMES
+    )
+    assert {address["name"] for address in orders.values_list("shipping_address", flat=True)} <= (
+        set(vocabulary.ADDRESS_NAMES)
+    )
+    assert products.filter(price__lt=vocabulary.MIN_PRICE).count() == 0
+    assert products.filter(price__gt=vocabulary.MAX_PRICE).count() == 0
+    assert (
+        list(Category.objects.filter(parent=None).order_by("pk").values_list("name", flat=True))
+        == vocabulary.TOP_CATEGORIES
+    )

@@ -11,7 +11,8 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from shop.models import User, UserProfile
+from shop import services
+from shop.models import User
 
 
 class Command(BaseCommand):
@@ -29,7 +30,9 @@ class Command(BaseCommand):
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = User.objects.create_superuser(username, email, password)
-                UserProfile.objects.create(user=user, first_name="Demo", last_name="Staff")
+                services.profile_update(
+                    user=user, if_match=None, first_name="Demo", last_name="Staff"
+                )
                 verb = "Created"
             else:
                 user.is_staff = user.is_superuser = user.is_active = True

@@ -280,6 +280,22 @@ def test_the_same_key_and_body_replay_the_same_order(api, desk, lamp):
     assert IdempotencyKey.objects.get().order_id == first.json()["id"]
 
 
+def test_a_replay_is_answered_from_the_order_the_service_returns(
+    api, desk, lamp, django_assert_num_queries
+):
+    first = api.post(ORDERS, order_body((desk, 1), (lamp, 1)), HTTP_IDEMPOTENCY_KEY="k-1")
+
+    # token, SAVEPOINT, claim the key (ON CONFLICT: taken), read the key, the order, its
+    # items, RELEASE; and the audit context's reset (the test's transaction outlives the
+    # request). The view reads nothing itself: services.order_create returned it whole.
+    with django_assert_num_queries(8):
+        again = api.post(ORDERS, order_body((desk, 1), (lamp, 1)), HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert (again.status_code, again["Idempotent-Replayed"]) == (201, "true")
+    assert again.json() == first.json()
+    assert again["ETag"] == first["ETag"]
+
+
 def test_the_same_key_with_another_body_is_422_and_nothing_is_written(api, desk):
     api.post(ORDERS, order_body((desk, 1)), HTTP_IDEMPOTENCY_KEY="k-1")
     before = row_counts()

@@ -1,5 +1,7 @@
 """The seed's fast path: a million orders in well under a minute (manage.py seed --fast).
 
+What it writes is vocabulary.py's, as the small path's is: the same words, sizes and mixes.
+
 How it writes
     PostgreSQL's own advice for a bulk load ("Populating a Database" in its manual), all in
     ONE transaction, so the load is all or nothing and every rule is checked before COMMIT:
@@ -51,6 +53,7 @@ Determinism
 """
 
 import datetime as dt
+import itertools
 import json
 import random
 import time
@@ -62,18 +65,28 @@ from django.utils import timezone
 from pghistory.models import Context
 from tqdm import tqdm
 
+from shop.factories import shipping_address_for
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
-
-TOP_CATEGORIES = ["Books", "Music", "Garden", "Kitchen", "Toys", "Sports", "Office", "Outdoor"]
-FIRST_NAMES = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia"]
-LAST_NAMES = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Perlman"]
-ADJECTIVES = ["walnut", "oak", "steel", "linen", "ceramic", "bamboo", "copper", "wool", "glass"]
-NOUNS = ["desk", "lamp", "chair", "mug", "kettle", "shelf", "rug", "clock", "vase", "table"]
-WORDS = ["sturdy", "handmade", "classic", "compact", "durable", "light", "modern", "quiet"]
-TAGS = ["new", "sale", "eco", "gift", "bestseller", "limited"]
-COLOURS = ["blue", "red", "green"]
-HISTORY_DAYS = 90  # orders are spread over the last 90 days, oldest first (ids follow time)
-MAX_LINES = 5  # items per order: 1 to 5, distinct products
+from shop.seeding.vocabulary import (
+    ADDRESS_NAMES,
+    ADJECTIVES,
+    COLOURS,
+    DESCRIPTION_WORDS,
+    FIRST_NAMES,
+    HISTORY_DAYS,
+    INACTIVE_SHARE,
+    LAST_NAMES,
+    MAX_LINES,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    MAX_STOCK,
+    MIN_PRICE,
+    NOUNS,
+    STATUS_MIX,
+    TAGS,
+    TOP_CATEGORIES,
+    WORDS,
+)
 
 # The tables the load writes (categories are few, and written with bulk_create).
 LOADED = [User, UserProfile, Category, Product, Order, OrderItem]
@@ -132,36 +145,38 @@ WITH new_user AS (
 INSERT INTO seed_user (id) SELECT id FROM new_user ORDER BY id
 """
 
-# Products: a name, twelve words of description, a price of 1.00-500.00, two distinct tags,
-# 5% inactive (the partial indexes matter). The new ids and prices go to the seed_product pool.
+# Products: a name, DESCRIPTION_WORDS words of description, a price from MIN_PRICE to
+# MAX_PRICE, 0 to MAX_STOCK in stock, two distinct tags, INACTIVE_SHARE of them inactive (the
+# partial indexes matter). The new ids and prices go to the seed_product pool.
 PRODUCTS_SQL = """
 WITH pick AS MATERIALIZED (
   SELECT n,
-         %s + n - %s AS id,
-         initcap((%s::text[])[1 + floor(random() * cardinality(%s::text[]))::int])
-           || ' ' || (%s::text[])[1 + floor(random() * cardinality(%s::text[]))::int]
+         %(id)s + n - %(first)s AS id,
+         initcap((%(adjectives)s::text[])[1 + floor(random() * cardinality(%(adjectives)s::text[]))::int])
+           || ' ' || (%(nouns)s::text[])[1 + floor(random() * cardinality(%(nouns)s::text[]))::int]
            || ' ' || n AS name,
-         (SELECT string_agg((%s::text[])[1 + floor(random() * cardinality(%s::text[]))::int], ' ')
-            FROM generate_series(1, 12 + 0 * n)) || '.' AS description,
-         ((100 + floor(random() * 49901)) / 100)::numeric(10, 2) AS price,
-         floor(random() * 201)::int AS stock,
-         floor(random() * 6)::int AS tag1,
-         1 + floor(random() * 5)::int AS tag2,
-         (%s::text[])[1 + floor(random() * 3)::int] AS colour,
-         random() >= 0.05 AS is_active,
-         (%s::bigint[])[1 + floor(random() * cardinality(%s::bigint[]))::int] AS category_id
-    FROM generate_series(%s::bigint, %s::bigint) AS n
+         (SELECT string_agg((%(words)s::text[])[1 + floor(random() * cardinality(%(words)s::text[]))::int], ' ')
+            FROM generate_series(1, %(description_words)s + 0 * n)) || '.' AS description,
+         ((%(min_cents)s + floor(random() * (%(max_cents)s - %(min_cents)s + 1))) / 100)::numeric(10, 2) AS price,
+         floor(random() * (%(max_stock)s + 1))::int AS stock,
+         floor(random() * cardinality(%(tags)s::text[]))::int AS tag1,
+         1 + floor(random() * (cardinality(%(tags)s::text[]) - 1))::int AS tag2,
+         (%(colours)s::text[])[1 + floor(random() * cardinality(%(colours)s::text[]))::int] AS colour,
+         random() >= %(inactive_share)s AS is_active,
+         (%(categories)s::bigint[])[1 + floor(random() * cardinality(%(categories)s::bigint[]))::int] AS category_id
+    FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n
 ), new_product AS (
   INSERT INTO shop_product (id, name, description, price, stock_quantity, tags, attributes,
                             is_active, category_id)
   SELECT id, name, description, price, stock,
-         ARRAY[(%s::text[])[1 + tag1], (%s::text[])[1 + (tag1 + tag2) %% 6]],
+         ARRAY[(%(tags)s::text[])[1 + tag1],
+               (%(tags)s::text[])[1 + (tag1 + tag2) %% cardinality(%(tags)s::text[])]],
          jsonb_build_object('colour', colour), is_active, category_id
     FROM pick ORDER BY n
   RETURNING id, price
 )
 INSERT INTO seed_product (id, price) SELECT id, price FROM new_product ORDER BY id
-"""
+"""  # noqa: E501 -- a draw per line reads better than a draw split across three
 
 # Orders and their items, a batch of --batch-size orders at a time, written by two sessions
 # at once, as `pgbench -i`'s client and server share its load. Each order's draws (lines,
@@ -190,7 +205,6 @@ draw AS MATERIALIZED (  -- each random() once per order, in generate_series orde
          ARRAY[{quantities}] AS quantity
     FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n
 )"""
-ORDER_TOTAL = "pick.total"  # tests/shop/test_seed.py puts an order out of balance here
 LINE_CENTS = (  # one line's price x quantity in cents, or 0 past the order's last line
     "CASE WHEN lines > {k} THEN "
     "pool.cents[1 + (first_product + {k} * %(stride)s) %% %(products)s] * quantity[{k} + 1] "
@@ -208,12 +222,9 @@ WITH pool AS MATERIALIZED (
   INSERT INTO shop_order (id, created_at, updated_at, status, total_amount, shipping_address,
                           user_id)
   SELECT pick.id, created, created,
-         CASE WHEN status_roll < 0.70 THEN 'delivered'  -- 70%%
-              WHEN status_roll < 0.80 THEN 'shipped'    -- 10%%
-              WHEN status_roll < 0.88 THEN 'processing' --  8%%
-              WHEN status_roll < 0.95 THEN 'pending'    --  7%%
-              ELSE 'cancelled' END,                     --  5%%
-         {total},
+         -- STATUS_MIX: the bucket of the roll among the shares' running totals
+         (%(statuses)s::text[])[1 + width_bucket(status_roll, %(status_bounds)s::float8[])],
+         pick.total,
          -- a buyer always ships to the same one of ADDRESSES: picking a ready-made jsonb
          -- costs a tenth of building one per order (4 ms against 40 ms for 50,000)
          (%(addresses)s::jsonb[])[1 + user_n %% %(address_count)s],
@@ -242,20 +253,12 @@ WITH pool AS MATERIALIZED (
 SELECT string_agg(concat({item_lines}), '') FROM numbered, pool
 """
 COPY_ITEMS = "COPY shop_orderitem (id, order_id, product_id, quantity, unit_price) FROM STDIN"
+# STATUS_MIX as the lower bounds of its buckets after the first: a roll in [0, 1) below the
+# first bound is the first status, and so on (width_bucket in ORDERS_SQL).
+_shares = list(itertools.accumulate(STATUS_MIX.values()))
+STATUS_BOUNDS = [share / _shares[-1] for share in _shares[:-1]]
 # The shipping addresses orders pick from, one per name the profiles draw from.
-ADDRESSES = [
-    json.dumps(
-        {
-            "name": f"{first} {last}",
-            "line1": "1 High Street",
-            "city": "London",
-            "postal_code": "N1 9GU",
-            "country": "GB",
-        }
-    )
-    for first in FIRST_NAMES
-    for last in LAST_NAMES
-]
+ADDRESSES = [json.dumps(shipping_address_for(name)) for name in ADDRESS_NAMES]
 
 # The deferred trigger's rule, for every order the load wrote, in one pass: orders whose
 # total is not the sum of their items (or that have no items at all).
@@ -384,15 +387,28 @@ class BulkSeeder:
 
     def products(self, total: int, categories: list[int]) -> None:
         offset = Product.objects.count()
-        words = WORDS + ADJECTIVES + NOUNS
+        vocabulary = {
+            "adjectives": ADJECTIVES,
+            "nouns": NOUNS,
+            "words": WORDS + ADJECTIVES + NOUNS,
+            "description_words": DESCRIPTION_WORDS,
+            "min_cents": int(MIN_PRICE * 100),
+            "max_cents": int(MAX_PRICE * 100),
+            "max_stock": MAX_STOCK,
+            "tags": TAGS,
+            "colours": COLOURS,
+            "inactive_share": INACTIVE_SHARE,
+            "categories": categories,
+        }
         for first, last in self._batches(total, "products"):
             self._execute(
                 PRODUCTS_SQL,
-                [
-                    *(self._reserve(Product, last - first + 1), offset + first),
-                    *(ADJECTIVES, ADJECTIVES, NOUNS, NOUNS, words, words, COLOURS),
-                    *(categories, categories, offset + first, offset + last, TAGS, TAGS),
-                ],
+                {
+                    **vocabulary,
+                    "id": self._reserve(Product, last - first + 1),
+                    "first": offset + first,
+                    "last": offset + last,
+                },
             )
         if not total:
             self._execute(
@@ -410,11 +426,10 @@ class BulkSeeder:
         )[0]
         draw = DRAW_SQL.format(
             max_lines=MAX_LINES,
-            quantities=", ".join(["1 + floor(random() * 3)::int"] * MAX_LINES),
+            quantities=", ".join([f"1 + floor(random() * {MAX_QUANTITY})::int"] * MAX_LINES),
         )
         orders_sql = ORDERS_SQL.format(
             draw=draw,
-            total=ORDER_TOTAL,
             line_cents=" + ".join(LINE_CENTS.format(k=k) for k in range(MAX_LINES)),
         )
         items_sql = ITEMS_SQL.format(
@@ -463,6 +478,8 @@ class BulkSeeder:
                         "span": HISTORY_DAYS * 86400,
                         "addresses": ADDRESSES,
                         "address_count": len(ADDRESSES),
+                        "statuses": list(STATUS_MIX),
+                        "status_bounds": STATUS_BOUNDS,
                     },
                 )[0][0]
                 upcoming = None
@@ -504,7 +521,7 @@ class BulkSeeder:
             counts = self._load(
                 users=users, categories=categories, products=products, orders=orders
             )
-            if connection.in_atomic_block:  # the caller's transaction (tests): no VACUUM
+            if connection.in_atomic_block:  # inside a caller's transaction VACUUM cannot run
                 for table in _tables(LOADED):
                     self._execute(f"ANALYZE {table}")
             else:

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from dbhealth.history import snapshot_take, snapshots_prune
 from dbhealth.models import IndexSample, QuerySample, Snapshot, TableSample
+from dbhealth.snapshots import snapshot_take, snapshots_prune
 from tests.dbhealth.conftest import flush_statistics
 
 pytestmark = pytest.mark.django_db

@@ -2,8 +2,8 @@
 the series the charts draw.
 
 snapshot_take() copies the cumulative counters of pg_stat_statements (per query id, all roles
-added up), pg_stat_user_tables and pg_stat_user_indexes into this app's tables, each with its
-delta since the previous snapshot:
+added up), pg_stat_user_tables and pg_stat_user_indexes (read through dbhealth/stats/) into
+this app's tables, each with its delta since the previous snapshot:
 
 - the counter went up: the difference;
 - the counter went down, or the row was not in the previous snapshot, or pg_stat_statements
@@ -22,31 +22,10 @@ import datetime as dt
 from django.db import connection, transaction
 from django.utils import timezone
 
+from dbhealth import stats
 from dbhealth.conf import config
 from dbhealth.models import IndexSample, QuerySample, Snapshot, TableSample
-from dbhealth.panels import queries
-from dbhealth.panels.base import fresh_statistics, row, rows
-
-STATEMENTS_SQL = """
-SELECT s.queryid, sum(s.calls)::bigint AS calls, sum(s.total_exec_time) AS total_exec_time,
-       sum(s.rows)::bigint AS rows, sum(s.shared_blks_hit)::bigint AS shared_blks_hit,
-       sum(s.shared_blks_read)::bigint AS shared_blks_read
-  FROM {schema}.pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
- WHERE d.datname = current_database() AND s.queryid IS NOT NULL
- GROUP BY s.queryid
-"""
-INFO_SQL = "SELECT stats_reset, dealloc FROM {schema}.pg_stat_statements_info"
-TABLES_SQL = """
-SELECT schemaname || '.' || relname AS table, pg_total_relation_size(relid) AS total_bytes,
-       n_live_tup AS live_rows, n_dead_tup AS dead_rows, seq_scan,
-       coalesce(idx_scan, 0) AS idx_scan
-  FROM pg_stat_user_tables
-"""
-INDEXES_SQL = """
-SELECT schemaname || '.' || indexrelname AS index, schemaname || '.' || relname AS table,
-       pg_relation_size(indexrelid) AS bytes, idx_scan
-  FROM pg_stat_user_indexes
-"""
+from dbhealth.stats.cursor import fresh_statistics
 
 
 def delta(current, previous, *, restarted: bool = False):
@@ -60,12 +39,13 @@ def snapshot_take() -> Snapshot:
     """Capture one snapshot, then delete those older than HISTORY_RETENTION_DAYS. Runs in one
     transaction: a snapshot is complete or absent."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE dbhealth_snapshot IN SHARE ROW EXCLUSIVE MODE")  # one at a time
+        # One snapshot at a time: the previous one must be committed before the next reads it.
+        # (A lock on this app's own table, not a statistics read: the one statement here.)
+        cursor.execute("LOCK TABLE dbhealth_snapshot IN SHARE ROW EXCLUSIVE MODE")
         fresh_statistics(cursor)
         previous = Snapshot.objects.order_by("-captured_at", "-pk").first()
-        state = queries.state(cursor)
-        schema = None if queries.how_to_enable(state) else queries._schema(state)
-        info = row(cursor, INFO_SQL.format(schema=schema)) if schema else {}
+        schema = stats.statements.readable_schema(stats.statements.extension(cursor))
+        info = stats.statements.info(cursor, schema) if schema else {}
         restarted = bool(
             previous
             and info.get("stats_reset")
@@ -78,7 +58,7 @@ def snapshot_take() -> Snapshot:
             statements_reset_at=info.get("stats_reset"),
             statements_evicted=info.get("dealloc"),
             statements_reset=restarted,
-            database_bytes=row(cursor, "SELECT pg_database_size(current_database()) AS b")["b"],
+            database_bytes=stats.server.database_bytes(cursor),
         )
         before = {}
         if previous:
@@ -89,7 +69,7 @@ def snapshot_take() -> Snapshot:
                 )
             }
         samples = []
-        for s in rows(cursor, STATEMENTS_SQL.format(schema=schema)) if schema else []:
+        for s in stats.statements.totals(cursor, schema) if schema else []:
             old = before.get(s["queryid"])
             restart = restarted or old is None or s["calls"] < old.calls
             samples.append(
@@ -119,7 +99,7 @@ def snapshot_take() -> Snapshot:
                         t["idx_scan"], getattr(old_tables.get(t["table"]), "idx_scan", None)
                     ),
                 )
-                for t in rows(cursor, TABLES_SQL)
+                for t in stats.space.table_counters(cursor)
             ],
             batch_size=1000,
         )
@@ -135,7 +115,7 @@ def snapshot_take() -> Snapshot:
                         i["idx_scan"], getattr(old_indexes.get(i["index"]), "idx_scan", None)
                     ),
                 )
-                for i in rows(cursor, INDEXES_SQL)
+                for i in stats.space.index_counters(cursor)
             ],
             batch_size=1000,
         )
