@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from django.apps import apps
 from django.conf import settings
 
+from core.catalog import Catalog
 from schemadocs.catalog import Constraint, Index, Table, Trigger
 
 
@@ -206,8 +206,9 @@ class ModelSource:
 
 
 @cache
-def models_by_table() -> dict[str, type]:
-    return {m._meta.db_table: m for m in apps.get_models(include_auto_created=True)}
+def catalog() -> Catalog:
+    """The installed models by table: core/catalog.py's map, the one the dashboard reads too."""
+    return Catalog()
 
 
 def model_field(model, column: str):
@@ -215,7 +216,7 @@ def model_field(model, column: str):
 
 
 def constraint_reason(table: Table, constraint: Constraint) -> str:
-    model = models_by_table().get(table.name)
+    model = catalog().model(table.name)
     if model is None:
         return ""
     where = ModelSource.of(model)
@@ -243,7 +244,7 @@ def constraint_reason(table: Table, constraint: Constraint) -> str:
 def index_reason(table: Table, index: Index) -> str:
     if index.constraint:
         return f"Enforces {index.constraint}."
-    model = models_by_table().get(table.name)
+    model = catalog().model(table.name)
     if model is None:
         return ""
     where = ModelSource.of(model)
@@ -268,7 +269,7 @@ def index_reason(table: Table, index: Index) -> str:
 
 
 def trigger_reason(table: Table, trigger: Trigger) -> str:
-    model = models_by_table().get(table.name)
+    model = catalog().model(table.name)
     if model is None:
         return ""
     for declared in getattr(model._meta, "triggers", []):
