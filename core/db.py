@@ -12,7 +12,8 @@ how the bits meet is written here, once. A statement goes out as
     /*fp='3f2a9c41d0e5b7a8',route='api/v1/products/'*/ comments  (dbhealth/origins.py: where
                                                                    it comes from)
 
-in one round trip: psycopg's client-side binding (config/settings/base.py) sends the text as
+in one round trip (executemany: the prefix just before, in the same transaction): psycopg's
+client-side binding (config/settings/base.py) sends the text as
 one simple query, and the cursor is then moved on to the statement's own rows. The settings
 are transaction-local (is_local => true): they end with the transaction, so nothing leaks to
 the next request of a pooled connection, or PgBouncer's. A statement that had no parameters
@@ -146,18 +147,14 @@ def execute(execute: Callable, sql, params, many, context):
     if not (commands or settings or comments):
         return execute(sql, params, many, context)
     text = with_comment(statement.sql, ",".join(comments)) if comments else statement.sql
+    if many and (commands or settings):
+        sql = text.encode() if is_bytes else text
+        return _execute_many_after(execute, commands, settings, sql, statement, context)
     if settings:
         if params is None:
             text = text.replace("%", "%%")  # it had no placeholders; now it has parameters
-        values = list(settings.values())
-        if many:  # executemany: every execution carries the settings
-            rows = [_with_params(row, values) for row in params]
-            params = [row for row, _ in rows]
-            placeholders = rows[0][1] if rows else ["%s"] * len(values)
-        else:
-            params, placeholders = _with_params(params, values)
-        calls = ", ".join(map(_set_config, settings, placeholders))
-        text = f"SELECT {calls}; {text}"
+        params, placeholders = _with_params(params, list(settings.values()))
+        text = f"SELECT {_calls(settings, placeholders)}; {text}"
     if commands:
         text = "; ".join(commands) + "; " + text
     result = execute(text.encode() if is_bytes else text, params, many, context)
@@ -165,6 +162,26 @@ def execute(execute: Callable, sql, params, many, context):
         while result is not None and result.nextset():  # on to the statement's own rows
             pass
     return result
+
+
+def _calls(settings: dict[str, str], placeholders: list[str]) -> str:
+    return ", ".join(map(_set_config, settings, placeholders))
+
+
+def _execute_many_after(execute, commands, settings, sql, statement, context):
+    """executemany is sent as a prepared statement, which holds one command only: the prefix
+    goes first, on the raw cursor (not a query of its own), and lasts for the transaction."""
+    raw = statement.connection
+    if raw.autocommit:
+        raise RuntimeError("executemany outside a transaction cannot carry its statement's prefix")
+    cursor = context["cursor"].cursor  # psycopg's, under Django's wrapper
+    for command in commands:
+        cursor.execute(command)
+    if settings:
+        cursor.execute(
+            f"SELECT {_calls(settings, ['%s'] * len(settings))}", list(settings.values())
+        )
+    return execute(sql, statement.params, statement.many, context)
 
 
 def install(sender, connection, **kwargs):
