@@ -71,7 +71,7 @@ restore: $(STAMP)
 	@test -n "$(BACKUP)" -a -n "$(TARGET)" || { echo "usage: make restore BACKUP=dir TARGET=new_db"; exit 2; }
 	$(STACK) exec -- $(PY) scripts/backup.py restore "$(BACKUP)" --target "$(TARGET)"
 
-# docs/erd.md, docs/schema.md and docs/schema.sql from the migrated database (config/docs.py),
+# docs/erd.md, docs/schema.md and docs/schema.sql from the migrated database (schemadocs/),
 # with the login roles applied as in production (the retention function db_roles makes).
 docs: $(STAMP)
 	$(STACK) exec -- sh -c 'DB_APP_ROLE=pgshop_app DB_STAFF_ROLE=pgshop_staff $(PY) manage.py migrate --no-input && $(PY) manage.py gendocs'

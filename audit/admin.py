@@ -1,7 +1,8 @@
 """Staff UI for audit history: each object's History page, and the audit log of every change.
 
-HistoryAdminMixin replaces the admin's own History page (the "History" button on every change
-form, which showed only the admin's LogEntry rows) with the trigger-recorded history: every
+object_history is the History page of every admin with core.admin.HistoryAdminMixin (the
+"History" button on every change form, which showed only the admin's LogEntry rows): the
+trigger-recorded history, every
 change, whoever made it, newest first, field by field, and the object as it was at a moment.
 It also answers for deleted objects: their history outlives them.
 
@@ -27,7 +28,12 @@ from django.utils.html import format_html
 
 from audit import selectors
 from audit.models import EVENT_MODELS, AuditLog
-from config.admin import CappedCountAdminMixin, CappedCountPaginator, ReadOnlyMixin
+from core.admin import (
+    CappedCountAdminMixin,
+    CappedCountPaginator,
+    ReadOnlyMixin,
+    history_page,
+)
 
 
 def _parse_moment(value: str) -> datetime | None:
@@ -45,63 +51,61 @@ def _parse_event_id(value: str | None) -> int | None:
     return int(value) if value and value.isascii() and value.isdigit() else None
 
 
-class HistoryAdminMixin:
+HISTORY_TEMPLATE = "admin/audit/object_history.html"
+
+
+@history_page
+def object_history(model_admin, request, object_id, extra_context=None):
     """The History page of a tracked model: its audit events instead of admin LogEntry rows.
 
     GET parameters: `before` (an event id: older events, HISTORY_PAGE_SIZE at a time) and `at`
     (an ISO date-time: the object's field values at that moment, audit.selectors.object_as_of).
     """
+    opts = model_admin.model._meta
+    try:
+        pk = opts.pk.to_python(unquote(object_id))
+    except ValidationError:
+        return model_admin._get_obj_does_not_exist_redirect(request, opts, object_id)
+    obj = model_admin.get_object(request, unquote(object_id))
+    # A deleted object keeps its history; who may view the model may read it.
+    if not model_admin.has_view_or_change_permission(request, obj):
+        raise PermissionDenied
 
-    history_template = "admin/audit/object_history.html"
+    page = selectors.object_history(
+        model=model_admin.model, pk=pk, before=_parse_event_id(request.GET.get("before"))
+    )
+    if obj is None and not page.entries:
+        return model_admin._get_obj_does_not_exist_redirect(request, opts, object_id)
 
-    def history_view(self, request, object_id, extra_context=None):
-        opts = self.model._meta
-        try:
-            pk = opts.pk.to_python(unquote(object_id))
-        except ValidationError:
-            return self._get_obj_does_not_exist_redirect(request, opts, object_id)
-        obj = self.get_object(request, unquote(object_id))
-        # A deleted object keeps its history; who may view the model may read it.
-        if not self.has_view_or_change_permission(request, obj):
-            raise PermissionDenied
+    as_of, moment, moment_error = None, None, None
+    if request.GET.get("at"):
+        moment = _parse_moment(request.GET["at"])
+        if moment is None:
+            moment_error = "Enter a date and time such as 2025-01-31 12:00."
+        else:
+            fields = selectors.tracked_fields(selectors.event_model_for(model_admin.model))
+            values = selectors.object_as_of(model=model_admin.model, pk=pk, at=moment)
+            as_of = (
+                None if values is None else [(f.verbose_name, values[f.attname]) for f in fields]
+            )
 
-        page = selectors.object_history(
-            model=self.model, pk=pk, before=_parse_event_id(request.GET.get("before"))
-        )
-        if obj is None and not page.entries:
-            return self._get_obj_does_not_exist_redirect(request, opts, object_id)
-
-        as_of, moment, moment_error = None, None, None
-        if request.GET.get("at"):
-            moment = _parse_moment(request.GET["at"])
-            if moment is None:
-                moment_error = "Enter a date and time such as 2025-01-31 12:00."
-            else:
-                fields = selectors.tracked_fields(selectors.event_model_for(self.model))
-                values = selectors.object_as_of(model=self.model, pk=pk, at=moment)
-                as_of = (
-                    None
-                    if values is None
-                    else [(f.verbose_name, values[f.attname]) for f in fields]
-                )
-
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"History: {obj if obj is not None else f'{opts.verbose_name} {pk}'}",
-            "subtitle": None,
-            "object": obj,
-            "object_pk": pk,
-            "opts": opts,
-            "entries": selectors.with_usernames(page.entries),
-            "older": page.older,
-            "moment": moment,
-            "moment_error": moment_error,
-            "as_of": as_of,
-            "at": request.GET.get("at", ""),
-            **(extra_context or {}),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, self.history_template, context)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"History: {obj if obj is not None else f'{opts.verbose_name} {pk}'}",
+        "subtitle": None,
+        "object": obj,
+        "object_pk": pk,
+        "opts": opts,
+        "entries": selectors.with_usernames(page.entries),
+        "older": page.older,
+        "moment": moment,
+        "moment_error": moment_error,
+        "as_of": as_of,
+        "at": request.GET.get("at", ""),
+        **(extra_context or {}),
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, HISTORY_TEMPLATE, context)
 
 
 # --------------------------------------------------------------------------- the audit log

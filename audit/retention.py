@@ -55,7 +55,7 @@ def audit_prune(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> Pr
 
 
 def _may_delete(table: str) -> bool:
-    """The owner may; the least-privilege application role (shop/db_roles.py) may not."""
+    """The owner may; the least-privilege application role (core/roles.py) may not."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT has_table_privilege(%s, 'DELETE')", [table])
         return cursor.fetchone()[0]
@@ -84,7 +84,7 @@ def _delete_batch(*, table: str, cutoff: datetime, batch_size: int) -> int:
 
 def _delete_batch_through_function(*, table: str, cutoff: datetime, batch_size: int) -> int:
     """One batch as the application role: the owner's SECURITY DEFINER function does the same
-    DELETE, and refuses events newer than the retention period (shop/db_roles.py)."""
+    DELETE, and refuses events newer than the retention period (audit/roles.py)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT audit_prune_batch(%s::regclass, %s, %s)", [table, cutoff, batch_size]

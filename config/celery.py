@@ -1,5 +1,6 @@
 """The Celery app: Redis as broker, tasks discovered in each app's tasks.py.
 
+Every task's base is audit.context.AuditedTask: each run is an audit context naming the task.
 Conventions every task here follows (see shop/tasks.py and audit/tasks.py): it takes ids, not
 objects; it is idempotent, because acks_late means a task whose worker died is delivered
 again; it retries a bounded number of times with backoff; and it is enqueued only from
@@ -12,6 +13,6 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
-app = Celery("pgshop")
+app = Celery("pgshop", task_cls="audit.context:AuditedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 
-from config.admin import ReadOnlyMixin
+from core.admin import ReadOnlyMixin
 from dbhealth.models import Alert, Dashboard
 from dbhealth.views import PERMISSION
 

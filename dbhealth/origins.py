@@ -7,7 +7,7 @@ The origin of the code running now lives in a ContextVar, set by:
     Celery task signals     task='dbhealth.tasks.dbhealth_snapshot_task'
     manage.py               command='seed'
 
-An execute wrapper, installed on every connection (connection_created), appends
+StatementOrigin (this app's part of core/db.py's one execute wrapper) appends
 
     /*fp='3f2a9c41d0e5b7a8',route='api%2Fv1%2Fproducts%2F',view='shop.api.views...'*/
 
@@ -25,9 +25,9 @@ running stays unresolved until a sample catches it (a LIMIT or IN-list that vari
 fingerprint per variant and one query id for all).
 
 Escaping: values are URL-encoded and single-quoted as sqlcommenter says, except that the
-comment never contains '%': inner execute wrappers (django-pghistory's) may add parameters to a
-statement that had none, and psycopg would then read '%2F' as a placeholder. '/' ':' '<' '>'
-'.' '-' '_' stay literal, and any other character outside [A-Za-z0-9] becomes '_'.
+comment never contains '%' (a value is never read as a placeholder, whatever the statement's
+parameters): '/' ':' '<' '>' '.' '-' '_' stay literal, and any other character outside
+[A-Za-z0-9] becomes '_'.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from django.core.cache import cache
 from django.urls import Resolver404, resolve
 
+from core import db
 from dbhealth import stats
 
 logger = logging.getLogger(__name__)
@@ -91,13 +92,9 @@ def fingerprint(sql: str) -> str:
 
 
 def commented(sql: str, origin: Origin, fp: str) -> str:
-    """The statement with the origin's comment, before a trailing semicolon; on a line of its
-    own, so that a trailing `-- comment` cannot swallow it."""
-    comment = f"/*fp='{fp}',{origin.tags}*/"
-    body = sql.rstrip()
-    if body.endswith(";"):
-        return f"{body[:-1]}\n{comment};"
-    return f"{body}\n{comment}"
+    """The statement with the origin's comment (core.db.with_comment: before a trailing
+    semicolon, on a line of its own)."""
+    return db.with_comment(sql, f"fp='{fp}',{origin.tags}")
 
 
 def uncommented(sql: str) -> str:
@@ -105,24 +102,18 @@ def uncommented(sql: str) -> str:
     return ORIGIN_COMMENT.sub("", sql)
 
 
-def execute_wrapper(execute, sql, params, many, context):
-    origin = current.get()
-    if origin is None:
-        return execute(sql, params, many, context)
-    is_bytes = isinstance(sql, bytes)
-    text = sql.decode() if is_bytes else sql
-    fp = fingerprint(text)
-    origin.counts[fp] += len(params) if many and isinstance(params, list | tuple) else 1
-    origin.templates.setdefault(fp, text[:2000])
-    text = commented(text, origin, fp)
-    return execute(text.encode() if is_bytes else text, params, many, context)
+class StatementOrigin(db.StatementPart):
+    """Counts each statement for the origin running it, and names both in its comment;
+    registered in dbhealth/apps.py."""
 
-
-def install(sender, connection, **kwargs):
-    """connection_created: put the wrapper on this connection, once (with a pool, Django
-    connects again on every request)."""
-    if execute_wrapper not in connection.execute_wrappers:
-        connection.execute_wrappers.insert(0, execute_wrapper)
+    def comment(self, statement):
+        origin = current.get()
+        if origin is None:
+            return None
+        fp = fingerprint(statement.sql)
+        origin.counts[fp] += statement.executions
+        origin.templates.setdefault(fp, statement.sql[:2000])
+        return f"fp='{fp}',{origin.tags}"
 
 
 def _redis():

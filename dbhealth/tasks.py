@@ -7,29 +7,26 @@ alerts already open (no second mail), or finds the links already made.
 from celery import shared_task
 from django.db import connection
 
-from audit.context import task_context
 from dbhealth import alerts, origins, snapshots, stats
 
 RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3}
 
 
-@shared_task(bind=True, **RETRY)
-def dbhealth_snapshot_task(self) -> int:
+@shared_task(**RETRY)
+def dbhealth_snapshot_task() -> int:
     """Snapshot the statistics and prune old snapshots; returns the snapshot's id."""
-    with task_context(name=self.name, task_id=self.request.id or "eager"):
-        return snapshots.snapshot_take().pk
+    return snapshots.snapshot_take().pk
 
 
-@shared_task(bind=True, **RETRY)
-def dbhealth_alerts_task(self) -> str:
+@shared_task(**RETRY)
+def dbhealth_alerts_task() -> str:
     """Evaluate the alert rules; returns "opened N, resolved M"."""
-    with task_context(name=self.name, task_id=self.request.id or "eager"):
-        result = alerts.alerts_evaluate()
+    result = alerts.alerts_evaluate()
     return f"opened {len(result['opened'])}, resolved {len(result['resolved'])}"
 
 
-@shared_task(bind=True, **RETRY)
-def dbhealth_origins_task(self) -> int:
+@shared_task(**RETRY)
+def dbhealth_origins_task() -> int:
     """Link statement fingerprints to query ids; returns how many links were new."""
     with connection.cursor() as cursor:
         schema = stats.statements.readable_schema(stats.statements.extension(cursor))

@@ -393,7 +393,7 @@ def celery_exists() -> bool:
     return (ROOT / "config" / "celery.py").exists()
 
 
-# The least-privilege role web, worker and beat connect as (shop/db_roles.py); migrations,
+# The least-privilege role web, worker and beat connect as (core/roles.py); migrations,
 # seeding and the role itself are the owner's (postgres). Only with the embedded server: a
 # DATABASE_URL given by the caller is used for everything, as given.
 APP_ROLE = "pgshop_app"

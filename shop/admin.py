@@ -1,13 +1,14 @@
 """The staff UI for the shop: users and profiles, the catalogue, orders (read-mostly).
 
-Every page's "History" button shows the object's audit history (audit.admin.HistoryAdminMixin):
-every change recorded by the database's triggers, not only the admin's own.
+Every page's "History" button shows the object's audit history (core.admin.HistoryAdminMixin,
+whose page audit/admin.py provides): every change recorded by the database's triggers, not only
+the admin's own.
 
 Every changelist decides its joins up front (list_select_related), so its query count does not
 depend on the number of rows shown; tests/shop/test_admin.py holds each page to an exact
 budget. Foreign keys to big tables use raw-id inputs (a <select> of 100k users would load
 them all); small ones use autocomplete. The big tables' changelists count at most 1,001 rows
-(config.admin.CappedCountAdminMixin): an exact count below that, "1,000+" past it.
+(core.admin.CappedCountAdminMixin): an exact count below that, "1,000+" past it.
 
 Orders are financial records: staff move an order along its workflow and correct its
 shipping address or its customer, nothing else. Items, totals and versions are read-only,
@@ -30,8 +31,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import ngettext
 
-from audit.admin import HistoryAdminMixin
-from config.admin import CappedCountAdminMixin, ReadOnlyMixin
+from core.admin import CappedCountAdminMixin, HistoryAdminMixin, ReadOnlyMixin
 from shop import locks, services
 from shop.forms import (
     CategoryAdminForm,

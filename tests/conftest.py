@@ -19,7 +19,7 @@ from shop.factories import UserFactory
 WSGIServer.request_queue_size = 128
 
 
-# The two login roles of production (shop/db_roles.py), made in the test cluster once per
+# The two login roles of production (core/roles.py), made in the test cluster once per
 # session; requests run as them (settings DB_EMULATED_ROLES, shop/api/rls.py). The passwords
 # let tests/security log in as them for real.
 APP_ROLE, STAFF_ROLE = "pgshop_app", "pgshop_staff"
@@ -29,10 +29,10 @@ APP_PASSWORD, STAFF_PASSWORD = "app-login-test-password", "staff-login-test-pass
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, then the roles and their grants on it (committed)."""
-    from shop import db_roles
+    from core import roles
 
     with django_db_blocker.unblock():
-        db_roles.apply_both(
+        roles.apply_both(
             app_role=APP_ROLE,
             staff_role=STAFF_ROLE,
             app_password=APP_PASSWORD,

@@ -421,7 +421,7 @@ def test_database_urls_point_at_the_postgres_service_as_the_login_roles(service,
     assert url.scheme in {"postgres", "postgresql"}
     assert (url.hostname, url.port, url.path) == ("postgres", 5432, "/shop")
     assert url.path.lstrip("/") == postgres["POSTGRES_DB"]
-    # Not the owner: the roles made by the migrate service (shop/db_roles.py).
+    # Not the owner: the roles made by the migrate service (core/roles.py).
     role, password = LOGINS[service] if variable == "DATABASE_URL" else LOGINS["worker"]
     assert (url.username, url.password) == (role, OPERATOR_ENV[password])
 

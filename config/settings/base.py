@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "shop",
     "audit",
     "dbhealth",
+    "schemadocs",  # manage.py gendocs: the generated reference under docs/
 ]
 
 MIDDLEWARE = [
@@ -45,7 +46,8 @@ MIDDLEWARE = [
     # staff login, the rest on the application login (shop/api/rls.py).
     "shop.api.rls.DatabaseRoleMiddleware",
     # Then: every statement of the request, session and user lookups included, carries its
-    # route in a SQL comment and is counted for it (dbhealth/origins.py).
+    # route in a SQL comment and is counted for it (dbhealth/origins.py). What each app adds
+    # to a statement is composed by one execute wrapper (core/db.py).
     "dbhealth.origins.OriginMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,8 +61,8 @@ MIDDLEWARE = [
     # and request id (audit/middleware.py).
     "audit.middleware.AuditContextMiddleware",
     # Under /api/, every statement of a shopper's request carries the shopper's id, which the
-    # row-level security policies on orders and their history check (shop/api/rls.py). Last
-    # of those with an execute wrapper: its prefix must come right before the statement.
+    # row-level security policies on orders and their history check (shop/api/rls.py); the
+    # scope ends with the request.
     "shop.api.rls.ShopperScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -117,7 +119,8 @@ DATABASES["default"].update(
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             "pool": DB_POOL_OPTIONS if DB_POOL else False,
-            # django-pghistory prepends set_config() to statements: keep client-side binding.
+            # core/db.py prepends set_config() to statements, in the same round trip: that
+            # needs client-side binding (one simple query may hold several statements).
             "server_side_binding": False,
             # Names each process in pg_stat_activity and the server log (web, worker, beat).
             "application_name": env("DB_APPLICATION_NAME", default="pgshop-web"),
@@ -285,6 +288,11 @@ PGHISTORY_CREATED_AT_FUNCTION = "clock_timestamp()"
 PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
 # Events older than this are deleted by `manage.py prune_audit` (audit/retention.py).
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# Requests under these paths get no audit context (audit/middleware.py): they never write a
+# tracked table. The database dashboard's cancel/terminate actions write only Django's admin
+# LogEntry (not tracked), and its EXPLAIN runs the statement staff typed, which gets nothing
+# added in front.
+AUDIT_UNTRACKED_PATHS = ("/admin/dbhealth/", "/healthz", "/static/")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -12,10 +12,10 @@ Two logins, chosen by path, never by anything a statement can change:
 - shopper-facing requests (the API but its staff endpoints, /healthz) run on the application
   login (pgshop_app, DATABASES["default"]). The API sets the shopper's id for every statement
   of a signed-in request: the authentication classes (shop/api/authentication.py) call
-  `scope_to(user)`, and ShopperScopeMiddleware's execute wrapper prefixes each statement with
-  `SELECT set_config('app.rls_user_id', <id>, true);` in the same round trip (the way
-  django-pghistory passes its context; it needs psycopg's client-side binding). Transaction-
-  local, so it never leaks to the next request of a pooled connection (or PgBouncer's).
+  `scope_to(user)`, and ShopperScope (this app's part of core/db.py's one execute wrapper)
+  sets `app.rls_user_id` before each statement, transaction-locally, in the same round trip,
+  so it never leaks to the next request of a pooled connection (or PgBouncer's).
+  ShopperScopeMiddleware ends the scope with the request.
 - staff requests (STAFF_PATHS: the admin, the dashboard, the staff API) run on the staff login
   (DATABASES["staff"], STAFF_DATABASE_URL): DatabaseRoleMiddleware makes it this thread's
   "default" connection for the request (`staff()`), so the ORM, raw `connection.cursor()`,
@@ -29,10 +29,10 @@ the setting (docs/security.md says why that is accepted).
 
 Tests (settings DB_EMULATED_ROLES, test settings only): pytest-django runs each test in one
 transaction on one owner connection, which a second login could not see into. The owner may
-SET ROLE to either login role, so DatabaseRoleMiddleware's wrapper (_as_login) then runs
-`SET LOCAL ROLE pgshop_app` (or pgshop_staff) before every statement of a request: the
-request runs with exactly that role's grants and policies, transaction-locally, and the
-test's own queries run as the owner again afterwards.
+SET ROLE to either login role, so while DatabaseRoleMiddleware serves a request EmulatedLogin
+runs `SET LOCAL ROLE pgshop_app` (or pgshop_staff) before every statement of it: the request
+runs with exactly that role's grants and policies, transaction-locally, and the test's own
+queries run as the owner again afterwards.
 """
 
 import contextlib
@@ -42,17 +42,19 @@ import psycopg
 from django.conf import settings
 from django.db import connection, connections
 
+from core import db
+
 _shopper: ContextVar[int | None] = ContextVar("rls_shopper", default=None)
+# True while ShopperScopeMiddleware serves an API request: the scope holds only there.
+_scoping: ContextVar[bool] = ContextVar("rls_scoping", default=False)
 # "app" or "staff": which login this request's statements run as (emulated in tests).
 _login: ContextVar[str] = ContextVar("rls_login", default="app")
+# True while DatabaseRoleMiddleware serves a request with DB_EMULATED_ROLES (tests only).
+_emulating: ContextVar[bool] = ContextVar("rls_emulating", default=False)
 # Requests served by the staff login. Each refuses non-staff users before any view code runs
 # (the admin's login redirect, the staff API's IsAdminUser permission).
 STAFF_PATHS = ("/admin/", "/api/v1/staff/")
 SETTING = "app.rls_user_id"
-# Transaction control and session commands carry no prefix (a ROLLBACK TO SAVEPOINT must run
-# in a failed transaction, where the prefix itself would fail), and nor does anything run
-# in a failed transaction.
-UNPREFIXED = ("savepoint", "release", "rollback", "commit", "begin", "start", "set ", "show ")
 
 
 def scope_to(user) -> None:
@@ -66,70 +68,58 @@ def scope_to(user) -> None:
 
 def _emulated_role() -> str | None:
     """The role to SET LOCAL for this request's statements (tests only, see above)."""
+    if not _emulating.get():  # production: never set, and no settings read per statement
+        return None
     roles = getattr(settings, "DB_EMULATED_ROLES", None)
     return roles[_login.get()] if roles else None
 
 
-def _scoped(execute, sql, params, many, context):
-    user_id = _shopper.get()
-    role = _emulated_role()
-    is_bytes = isinstance(sql, bytes)
-    text = sql.decode() if is_bytes else sql
-    cursor = context["cursor"]
-    if (
-        (user_id is None and role is None)
-        or text.lstrip().lower().startswith(UNPREFIXED)
-        or cursor.connection.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
-    ):
-        return execute(sql, params, many, context)
-    if role is not None and not cursor.connection.autocommit:
-        role = None  # in a transaction: _as_login has set it on the connection already
-    if user_id is None and role is None:
-        return execute(sql, params, many, context)
-    if getattr(cursor, "name", None):
+def _refuse_named(statement: db.Statement) -> None:
+    if statement.named:
         # A server-side cursor's statement cannot carry a prefix: refuse rather than run it
         # unscoped.
         raise RuntimeError("server-side cursors are not used in a shopper's request")
-    prefix = ""
-    if user_id is not None:
-        if isinstance(params, dict):
-            prefix = f"SELECT set_config('{SETTING}', %(rls_user_id)s, true); "
-            params = {**params, "rls_user_id": str(user_id)}
-        else:
-            prefix = f"SELECT set_config('{SETTING}', %s, true); "
-            params = (str(user_id), *(params or ()))
-    if role is not None:
-        # Outside a transaction (autocommit: the live-server tests) SET LOCAL on its own would
-        # end with its own implicit transaction: the role goes in front of the statement, in
-        # the same round trip (and so here, in the innermost wrapper, after the others'
-        # prefixes).
-        prefix = f'SET LOCAL ROLE "{role}"; ' + prefix
-    text = prefix + text
-    result = execute(text.encode() if is_bytes else text, params, many, context)
-    while result is not None and result.nextset():  # leave the cursor on the statement's rows
-        pass
-    return result
 
 
-def _as_login(execute, sql, params, many, context):
-    """Tests only: in a transaction, SET LOCAL ROLE before each statement of the request.
+class ShopperScope(db.StatementPart):
+    """The shopper's id on every statement of a signed-in API request (shop/apps.py)."""
 
-    Installed first (DatabaseRoleMiddleware), so the session and user lookups of the
-    middleware run as the role too. Sent on the raw connection: not one of the request's
-    queries (the tests' captured SQL and exact counts stay as in production). Before every
-    statement, as a ROLLBACK TO SAVEPOINT may have undone the last one. In autocommit,
-    _scoped puts the role in front of the statement instead.
-    """
-    raw = context["cursor"].connection
-    role = _emulated_role()
-    if (
-        role is not None
-        and not raw.autocommit
-        and raw.info.transaction_status != psycopg.pq.TransactionStatus.INERROR
-    ):
-        # A role name from settings, never from input; SET takes no parameter.
-        raw.execute(f'SET LOCAL ROLE "{role}"')
-    return execute(sql, params, many, context)
+    def settings(self, statement):
+        user_id = _shopper.get() if _scoping.get() else None
+        if user_id is None:
+            return {}
+        _refuse_named(statement)
+        return {SETTING: str(user_id)}
+
+
+class EmulatedLogin(db.StatementPart):
+    """Tests only (registered when DB_EMULATED_ROLES is set): each statement of a request runs
+    as the login role it would connect as in production."""
+
+    def before(self, statement):
+        """Tests only: in a transaction, SET LOCAL ROLE before each statement of the request,
+        sent on the raw connection, so it is not one of the request's queries (the tests'
+        captured SQL and exact counts stay as in production). Before every statement, as a
+        ROLLBACK TO SAVEPOINT may have undone the last one."""
+        role = _emulated_role()
+        raw = statement.connection
+        if (
+            role is not None
+            and not raw.autocommit
+            and raw.info.transaction_status != psycopg.pq.TransactionStatus.INERROR
+        ):
+            # A role name from settings, never from input; SET takes no parameter.
+            raw.execute(f'SET LOCAL ROLE "{role}"')
+
+    def commands(self, statement):
+        """Tests only, outside a transaction (autocommit: the live-server tests): SET LOCAL on
+        its own would end with its own implicit transaction, so the role goes in front of the
+        statement, in the same round trip."""
+        role = _emulated_role()
+        if role is None or not statement.connection.autocommit:
+            return []
+        _refuse_named(statement)
+        return [f'SET LOCAL ROLE "{role}"']
 
 
 def _reset_emulated_role() -> None:
@@ -150,7 +140,7 @@ def staff():
     Production: connections["default"] is the DATABASES["staff"] wrapper (its own login, its
     own pool) and is put back afterwards; the application connection is left untouched.
     Tests with DB_EMULATED_ROLES: the same connection, with SET LOCAL ROLE pgshop_staff
-    prefixed to each statement by the request's wrapper.
+    before each statement of the request (EmulatedLogin).
     """
     token = _login.set("staff")
     original = connections["default"]
@@ -185,26 +175,27 @@ class DatabaseRoleMiddleware:
     def _respond(self, request):
         if not getattr(settings, "DB_EMULATED_ROLES", None):
             return self.get_response(request)
+        token = _emulating.set(True)
         try:
-            with connection.execute_wrapper(_as_login):
-                return self.get_response(request)
+            return self.get_response(request)
         finally:
+            _emulating.reset(token)
             _reset_emulated_role()
 
 
 class ShopperScopeMiddleware:
-    """Installs the scoping execute wrapper, the innermost (so its prefix comes right before
-    the statement); the shopper scope starts empty per request."""
+    """The shopper scope starts empty with each API request and ends with it (scope_to sets it
+    in the view, when DRF authenticates)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith("/api/") and not _emulated_role():
+        if not request.path.startswith("/api/"):
             return self.get_response(request)
-        token = _shopper.set(None)
+        tokens = _shopper.set(None), _scoping.set(True)
         try:
-            with connection.execute_wrapper(_scoped):
-                return self.get_response(request)
+            return self.get_response(request)
         finally:
-            _shopper.reset(token)
+            _shopper.reset(tokens[0])
+            _scoping.reset(tokens[1])

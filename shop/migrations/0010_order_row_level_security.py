@@ -3,7 +3,7 @@
 A statement that carries app.rls_user_id (every statement of a shopper's API request) sees
 and writes only that user's orders and their items; a statement without it (staff, tasks,
 commands) is not restricted. Superusers and the tables' owner bypass RLS in PostgreSQL
-anyway: the policies bind the application role (shop/db_roles.py).
+anyway: the policies bind the application role (core/roles.py).
 """
 
 from django.db import migrations

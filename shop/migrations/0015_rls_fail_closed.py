@@ -8,12 +8,12 @@ Replaces 0010's policies ("no scope means every row") with (shop/api/rls.py, doc
   pgshop_app first of all;
 - staff: the login role pgshop_staff (the admin, the staff API, Celery, management commands)
   sees and writes every row through its own policy. pgshop_app is not a member of it, so no
-  statement of a shopper's session can SET ROLE to it (shop/db_roles.py).
+  statement of a shopper's session can SET ROLE to it (core/roles.py).
 
 The shopper data in history gets the same rule: the event tables of users, their groups,
 permissions and profiles, orders and order items are readable only for the scoped shopper
 (and by staff). The INSERT policy lets any row in: events are written by the audit
-triggers, which run as the owner (SECURITY DEFINER, shop/db_roles.py lock_triggers) and so
+triggers, which run as the owner (SECURITY DEFINER, core/roles.py lock_triggers) and so
 past RLS, and no application role holds INSERT on an event table, so nobody forges one. The audit_log view becomes
 security_invoker, or it would read the event tables with its owner's rights, past RLS.
 

@@ -13,7 +13,7 @@ the rest):
                              schema, so a renamed or dropped index leaves no stale plan behind
 
 Any other block fails the suite. The generated erd.md and schema.md have no samples
-(tests/config/test_docs.py checks them).
+(tests/schemadocs/test_docs.py checks them).
 """
 
 import re
@@ -26,7 +26,7 @@ import pytest
 from django.conf import settings
 from django.db import connection, transaction
 
-from config import docs
+from schemadocs import documents as docs
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The application's database role (shop/db_roles.py), connected to as that role.
+"""The application's database role (core/roles.py), connected to as that role.
 
 The grants are made by `manage.py db_roles` as the suite's owner role, committed (the
 application connects separately), and the role is dropped afterwards.

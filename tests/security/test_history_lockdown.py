@@ -2,8 +2,9 @@
 
 Connected as the application role (tests/security/conftest.py), the way an attacker holding
 its credentials would be: every way to skip a trigger or to write history is tried and
-refused, and the owner can still skip triggers (the bulk seed's load). shop/db_roles.py
-(history_grants, lock_triggers); docs/security.md "What the application role cannot switch off".
+refused, and the owner can still skip triggers (the bulk seed's load). core/roles.py
+(lock_triggers), audit/roles.py (history_grants); docs/security.md "What the application role
+cannot switch off".
 """
 
 import uuid
@@ -17,8 +18,9 @@ from django.db import connection, transaction
 from pghistory.models import Context
 from psycopg.types.json import Jsonb
 
+from audit import roles as audit_roles
 from audit.models import EVENT_MODELS, ProductEvent
-from shop import db_roles
+from core import roles
 from shop.factories import OrderFactory, ProductFactory, UserFactory, shipping_address_for
 from shop.models import Order
 
@@ -235,14 +237,14 @@ def assert_locked(history: set[str]) -> None:
         )
         triggers = cursor.fetchall()
     assert writers == [
-        (name, True, [f"search_path={db_roles.SEARCH_PATH}"]) for name in sorted(history)
+        (name, True, [f"search_path={roles.SEARCH_PATH}"]) for name in sorted(history)
     ]
-    assert readers == [(db_roles.IGNORE_FUNCTION,)]
-    assert {config[0] for _, config in triggers} == {f"search_path={db_roles.SEARCH_PATH}"}
+    assert readers == [(roles.IGNORE_FUNCTION,)]
+    assert {config[0] for _, config in triggers} == {f"search_path={roles.SEARCH_PATH}"}
 
 
 def test_after_a_full_migrate_history_triggers_run_as_the_owner_and_honour_no_ignore(app_db):
-    history = db_roles.history_trigger_functions()
+    history = audit_roles.history_trigger_functions()
     honoured = (
         "SELECT count(*) FILTER (WHERE public._pgtrigger_should_ignore(tgname)), count(*) "
         "FROM pg_trigger WHERE NOT tgisinternal"
@@ -262,7 +264,7 @@ def test_after_a_full_migrate_history_triggers_run_as_the_owner_and_honour_no_ig
 
 
 def test_a_trigger_reinstall_is_locked_again_by_the_next_migrate():
-    history = db_roles.history_trigger_functions()
+    history = audit_roles.history_trigger_functions()
     try:
         pgtrigger.install()  # what a migration's AddTrigger runs: pgtrigger's own SQL
         with connection.cursor() as cursor:

@@ -14,8 +14,8 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from config.admin import MAX_LIMIT, CappedCountPaginator
-from shop import db_roles
+from core import roles
+from core.admin import MAX_LIMIT, CappedCountPaginator
 from shop.factories import OrderFactory, ProductFactory, UserFactory
 from shop.models import Order, OrderItem, Product, User
 
@@ -139,7 +139,7 @@ def admin_db_role(superuser, settings):
     The role and its policies are made inside the test's transaction and rolled back with it.
     Rows are made before this, as the owner.
     """
-    db_roles.apply(role=ADMIN_DB_ROLE)
+    roles.apply(role=ADMIN_DB_ROLE)
     with connection.cursor() as cursor:
         for table in ("shop_order", "shop_orderitem"):
             # 0010's fail-open shape: true for every row while the setting is unset, and a

@@ -1,4 +1,5 @@
-"""Admin pieces shared by the apps: the read-only mixin and the capped count of big changelists.
+"""Admin pieces shared by the apps: the read-only mixin, the capped count of big changelists,
+and the History page's hook (HistoryAdminMixin), which the app that records history fills in.
 
 A changelist of a big table (orders, order items, users, profiles, products, audit events)
 never runs a COUNT(*) of everything, and never shows the planner's row estimate as a count:
@@ -8,6 +9,8 @@ past it could not be reached at all. CappedCountPaginator counts exactly, readin
 row more than it needs; CappedCountAdminMixin wires it into the changelist and has its pages
 say "1,000+" where the total is not known.
 """
+
+from collections.abc import Callable
 
 from django.core.paginator import EmptyPage, Paginator
 from django.utils.functional import cached_property
@@ -124,3 +127,26 @@ class ReadOnlyMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class HistoryAdminMixin:
+    """The change form's "History" page of a model whose changes are recorded.
+
+    The page belongs to the app that records history (audit/admin.py registers it with
+    history_page), which sits above the apps whose admins use this mixin; until one does,
+    it is Django's own page of admin LogEntry rows.
+    """
+
+    history_page: Callable | None = None  # (model_admin, request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        page = HistoryAdminMixin.history_page
+        if page is None:
+            return super().history_view(request, object_id, extra_context)
+        return page(self, request, object_id, extra_context)
+
+
+def history_page(view: Callable) -> Callable:
+    """Decorator: `view` answers every HistoryAdminMixin's History page (one app registers)."""
+    HistoryAdminMixin.history_page = staticmethod(view)
+    return view

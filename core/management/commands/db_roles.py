@@ -1,5 +1,5 @@
 """manage.py db_roles: create or update the application's two database login roles
-(shop/db_roles.py): the shopper-facing application role and the staff role.
+(core/roles.py): the shopper-facing application role and the staff role.
 
 Run as the owner (the role that migrates): `manage.py db_roles --role pgshop_app
 --staff-role pgshop_staff`, with the passwords in DB_APP_PASSWORD and DB_STAFF_PASSWORD.
@@ -11,7 +11,7 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from shop import db_roles
+from core import roles
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, role, staff_role, **options):
         try:
-            db_roles.apply_both(
+            roles.apply_both(
                 app_role=role,
                 staff_role=staff_role,
                 app_password=os.environ.get("DB_APP_PASSWORD"),

@@ -3,8 +3,8 @@
     manage.py gendocs                  # writes docs/ (make docs: servers up, migrate, this)
     manage.py gendocs --output DIR     # writes somewhere else
 
-The generator is config/docs.py; tests/config/test_docs.py fails when the committed files
-differ from what this writes.
+The generator is schemadocs/documents.py; tests/schemadocs/test_docs.py fails when the
+committed files differ from what this writes.
 """
 
 from pathlib import Path
@@ -13,14 +13,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from config import docs
+from schemadocs import documents
 
 
 class Command(BaseCommand):
     help = "Regenerate docs/erd.md, docs/schema.md and docs/schema.sql from the database."
 
     def add_arguments(self, parser):
-        parser.add_argument("--output", type=Path, default=docs.DOCS_DIR, help="Directory.")
+        parser.add_argument("--output", type=Path, default=documents.DOCS_DIR, help="Directory.")
 
     def handle(self, *args, output: Path, **options):
         connection = connections[DEFAULT_DB_ALIAS]
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         if not output.is_dir():
             raise CommandError(f"{output} is not a directory")
         with connection.cursor() as cursor:
-            generated = docs.generate(connection.settings_dict, cursor)
+            generated = documents.generate(connection.settings_dict, cursor)
         for name, text in generated.items():
             (output / name).write_text(text)
             self.stdout.write(f"wrote {output / name}")

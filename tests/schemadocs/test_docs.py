@@ -27,15 +27,16 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from config import docs
+from schemadocs import catalog, documents, markdown
+from schemadocs import dump as pg_dump
 
 pytestmark = pytest.mark.django_db
 
-FIX = f"The committed docs are stale. Regenerate them with: {docs.REGENERATE}\n"
+FIX = f"The committed docs are stale. Regenerate them with: {markdown.REGENERATE}\n"
 
 
 def committed(name: str) -> str:
-    return (docs.DOCS_DIR / name).read_text()
+    return (documents.DOCS_DIR / name).read_text()
 
 
 @contextlib.contextmanager
@@ -66,14 +67,14 @@ def docs_built_by(ddl: str) -> dict[str, str]:
     with scratch_database() as scratch:
         scratch.execute(ddl)
         with scratch.cursor() as cursor:
-            return docs.catalog_docs(cursor)
+            return documents.catalog_docs(cursor)
 
 
 def test_erd_and_schema_reference_are_up_to_date():
     with connection.cursor() as cursor:
-        generated = docs.catalog_docs(cursor)
+        generated = documents.catalog_docs(cursor)
 
-    diff = docs.stale(generated)
+    diff = documents.stale(generated)
 
     assert diff == "", FIX + diff
 
@@ -81,19 +82,19 @@ def test_erd_and_schema_reference_are_up_to_date():
 def test_schema_sql_is_up_to_date_and_builds_the_schema_the_migrations_build():
     committed_sql = committed("schema.sql")
     with connection.cursor() as cursor:
-        dumped = docs.schema_sql(connection.settings_dict, cursor)
-        major = docs.server_major(cursor)
+        dumped = pg_dump.schema_sql(connection.settings_dict, cursor)
+        major = pg_dump.server_major(cursor)
 
     # On the version it was made on, the dump is compared as text.
-    if major == docs.recorded_major(committed_sql):
-        diff = docs.stale({"schema.sql": dumped})
+    if major == pg_dump.recorded_major(committed_sql):
+        diff = documents.stale({"schema.sql": dumped})
         assert diff == "", FIX + diff
     # On every version, the committed DDL must build what this server's migrations built. A
     # dump does not keep an expression's parse tree (`status IN (...)` comes back as another
     # but equal ANY(ARRAY[...]) form), so both sides go through one dump-and-apply round.
     from_committed = docs_built_by(committed_sql)
     from_migrations = docs_built_by(dumped)
-    assert from_committed == from_migrations, FIX + docs.diff(
+    assert from_committed == from_migrations, FIX + documents.diff(
         from_migrations, from_committed, labels=("built by the migrations", "built by schema.sql")
     )
 
@@ -101,7 +102,7 @@ def test_schema_sql_is_up_to_date_and_builds_the_schema_the_migrations_build():
 def test_staleness_is_reported_as_a_diff_naming_the_file(tmp_path):
     (tmp_path / "erd.md").write_text("old\n")
 
-    diff = docs.stale({"erd.md": "new\n"}, tmp_path)
+    diff = documents.stale({"erd.md": "new\n"}, tmp_path)
 
     assert diff == (
         "--- docs/erd.md (committed)\n+++ docs/erd.md (regenerated)\n@@ -1 +1 @@\n-old\n+new\n"
@@ -119,26 +120,26 @@ def test_normalised_dump_drops_what_varies_between_runs_and_records_the_major():
         "\\unrestrict AbC123\n"
     )
 
-    text = docs.normalise_dump(dump, 18)
+    text = pg_dump.normalise_dump(dump, 18)
 
-    assert text == docs.SQL_HEADER.format(major=18) + (
+    assert text == pg_dump.SQL_HEADER.format(major=18) + (
         "\n--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE public.t (id integer);\n"
     )
-    assert docs.recorded_major(text) == 18
+    assert pg_dump.recorded_major(text) == 18
 
 
 def test_a_new_index_shows_up_in_the_docs_with_the_reason_beside_it():
     # Given an index that is in the database but not in the committed docs
     with connection.cursor() as cursor:
         cursor.execute("CREATE INDEX shop_order_docs_probe_idx ON shop_order (updated_at)")
-        generated = docs.catalog_docs(cursor)
+        generated = documents.catalog_docs(cursor)
 
     # Then the staleness check names it (it has no declaration, hence no reason)
     assert (
         "+- **`shop_order_docs_probe_idx`**\n"
         "+  `CREATE INDEX shop_order_docs_probe_idx ON public.shop_order "
         "USING btree (updated_at)`\n"
-    ) in docs.stale(generated)
+    ) in documents.stale(generated)
 
 
 def test_reasons_come_from_the_comment_beside_each_declaration():
@@ -191,7 +192,7 @@ def test_erd_draws_every_foreign_key_with_its_cardinality():
         cursor.execute(
             "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
             "AND conrelid::regclass::text LIKE ANY (%s)",
-            [docs.TABLE_PATTERNS],
+            [catalog.TABLE_PATTERNS],
         )
         (foreign_keys,) = cursor.fetchone()
     assert erd.count(' : "') == foreign_keys
@@ -216,3 +217,27 @@ def test_gendocs_refuses_a_missing_directory_in_one_line(tmp_path):
 
     assert str(error.value) == f"{missing} is not a directory"
     assert not missing.exists()
+
+
+def test_schema_sql_leaves_out_schemas_other_than_the_applications():
+    params = connection.settings_dict
+    other = psycopg.connect(
+        host=params["HOST"],
+        port=params["PORT"] or 5432,
+        user=params["USER"],
+        password=params["PASSWORD"] or None,
+        dbname=params["NAME"],
+        autocommit=True,
+    )
+    other.execute('CREATE SCHEMA "Scratch*"')  # committed, so that pg_dump sees it
+    other.execute('CREATE TABLE "Scratch*".kept_apart (id int)')
+    try:
+        with connection.cursor() as cursor:
+            dumped = pg_dump.schema_sql(params, cursor)
+    finally:
+        other.execute('DROP SCHEMA "Scratch*" CASCADE')
+        other.close()
+
+    assert "Scratch" not in dumped
+    assert "kept_apart" not in dumped
+    assert "CREATE TABLE public.shop_order (" in dumped

@@ -6,18 +6,14 @@ Two roles (docs/security.md):
 - the application role (web and worker): SELECT, INSERT, UPDATE, DELETE on the application's
   tables, SELECT only on audit event tables and pghistory_context (history is written by the
   triggers alone, and cannot be forged, rewritten or erased from the application, whatever it
-  runs: history_grants below), USAGE on sequences, no DDL (no CREATE on
-  the schema, owns nothing), no TRUNCATE, no REFERENCES or TRIGGER, and pg_monitor (the
-  read-only statistics the dbhealth dashboard shows, other sessions' queries included) and
-  pg_signal_backend (its cancel/terminate actions).
+  runs: audit/roles.py), USAGE on sequences, no DDL (no CREATE on the schema, owns nothing),
+  no TRUNCATE, no REFERENCES or TRIGGER, and pg_monitor (the read-only statistics the dbhealth
+  dashboard shows, other sessions' queries included) and pg_signal_backend (its
+  cancel/terminate actions).
 
-Audit retention (a Celery beat task in the worker, which runs as the application role) deletes
-events through one SECURITY DEFINER function, audit_prune_batch(table, cutoff, batch), owned by
-the owner and executable by the application role only. It deletes from event tables only, and
-only events older than the retention period (AUDIT_RETENTION_DAYS, written into the function
-when it is made): a compromised application can at most run retention early, never erase
-recent history. (A separate login role for retention would need a second set of credentials
-in every worker for the same effect.)
+What an app adds to every login role's grants it registers here (register(), from its
+AppConfig.ready): audit's read-only history and its retention function (audit/roles.py), and
+the functions that must run as their owner. This module knows no app's tables.
 
 Two login roles get these grants (docs/security.md, row-level security): the application role
 pgshop_app (shopper-facing, bound by the fail-closed policies of shop/migrations/0015) and the
@@ -28,59 +24,37 @@ application role must never be a member of the staff role (separate() makes sure
 statement of a shopper's session could `SET ROLE pgshop_staff`.
 
 apply() is idempotent: it creates the role when missing and re-grants everything, so it runs
-after every `migrate` (shop/apps.py, when DB_APP_ROLE is set) and picks up new tables. Default
+after every `migrate` (core/apps.py, when DB_APP_ROLE is set) and picks up new tables. Default
 privileges cover tables a migration creates before then.
 """
+
+from collections.abc import Callable
 
 from django.db import connection, transaction
 from psycopg import sql
 
-
-def event_tables() -> list[str]:
-    from audit.models import EVENT_MODELS
-
-    return [model._meta.db_table for model in EVENT_MODELS]
-
-
-PRUNE_FUNCTION = "audit_prune_batch"
+# role -> statements run after the common grants, by the apps that registered them.
+_role_grants: list[Callable[[str], list[sql.Composable]]] = []
+# () -> names of functions that must stay SECURITY DEFINER (triggers writing as the owner).
+_definer_functions: list[Callable[[], set[str]]] = []
 
 
-def _prune_function() -> sql.Composed:
-    from django.conf import settings
+def register(
+    *,
+    grants: Callable[[str], list[sql.Composable]] | None = None,
+    definer_functions: Callable[[], set[str]] | None = None,
+) -> None:
+    """An app's share of the roles: extra statements per login role, and trigger functions
+    lock_triggers() keeps SECURITY DEFINER. Called from the app's AppConfig.ready."""
+    if grants is not None and grants not in _role_grants:
+        _role_grants.append(grants)
+    if definer_functions is not None and definer_functions not in _definer_functions:
+        _definer_functions.append(definer_functions)
 
-    from audit.models import PRUNE_BEFORE_SETTING
 
-    return sql.SQL(
-        """
-        CREATE OR REPLACE FUNCTION {function}(tbl regclass, cutoff timestamptz, batch int)
-        RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
-        DECLARE
-            deleted int;
-        BEGIN
-            IF tbl::text <> ALL ({tables}::text[]) THEN
-                RAISE EXCEPTION '% is not an audit event table', tbl
-                    USING ERRCODE = 'insufficient_privilege';
-            END IF;
-            IF cutoff > now() - make_interval(days => {days}) THEN
-                RAISE EXCEPTION 'events newer than % days are kept', {days}
-                    USING ERRCODE = 'insufficient_privilege';
-            END IF;
-            PERFORM set_config({setting}, cutoff::text, true);
-            EXECUTE format(
-                'DELETE FROM %s WHERE pgh_id IN (SELECT pgh_id FROM %s '
-                'WHERE pgh_created_at < $1 ORDER BY pgh_created_at, pgh_id LIMIT $2)', tbl, tbl
-            ) USING cutoff, batch;
-            GET DIAGNOSTICS deleted = ROW_COUNT;
-            RETURN deleted;
-        END
-        $fn$
-        """
-    ).format(
-        function=sql.Identifier(PRUNE_FUNCTION),
-        tables=sql.Literal(event_tables()),
-        days=sql.Literal(settings.AUDIT_RETENTION_DAYS),
-        setting=sql.Literal(PRUNE_BEFORE_SETTING),
-    )
+def definer_functions() -> set[str]:
+    """Every registered function that a trigger runs as its owner (audit's history triggers)."""
+    return set().union(*(found() for found in _definer_functions))
 
 
 def apply(*, role: str, password: str | None = None) -> None:
@@ -119,13 +93,8 @@ def apply(*, role: str, password: str | None = None) -> None:
         # on backends of non-superuser roles.
         sql.SQL("GRANT pg_signal_backend TO {}").format(name),
     ]
-    statements += history_grants([role])
-    function = sql.Identifier(PRUNE_FUNCTION)
-    statements += [
-        _prune_function(),
-        sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(function),
-        sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, name),
-    ]
+    for grants in _role_grants:
+        statements += grants(role)
     if password is not None:
         statements.append(sql.SQL("ALTER ROLE {} PASSWORD {}").format(name, sql.Literal(password)))
     with transaction.atomic(), connection.cursor() as cursor:
@@ -134,50 +103,22 @@ def apply(*, role: str, password: str | None = None) -> None:
     lock_triggers()
 
 
-# --- History and triggers: what no application role writes or switches off -------------------
+# --- Triggers: what no application role switches off ------------------------------------------
 #
-# The audit triggers write history as the owner (SECURITY DEFINER), so no application role needs,
-# or has, INSERT, UPDATE or DELETE on an event table or on pghistory_context: history holds only
-# events that happened. And pgtrigger's runtime switch (SET pgtrigger.ignore, which any role may
-# set) is honoured for the owner only, so the status, total and audit triggers hold for the
-# application whatever it runs. pgtrigger re-creates its functions with CREATE OR REPLACE on
-# every trigger install (a migration's AddTrigger), which undoes both: lock_triggers() re-applies
-# them after every migrate (shop/apps.py) and tests/security/test_history_lockdown.py fails if
-# any trigger function in the schema is left open.
+# Trigger functions that write as the owner (SECURITY DEFINER: audit's history triggers, which
+# an app registers) need no grant on the tables they write. And pgtrigger's runtime switch (SET
+# pgtrigger.ignore, which any role may set) is honoured for the owner only, so the status,
+# total and audit triggers hold for the application whatever it runs. pgtrigger re-creates its
+# functions with CREATE OR REPLACE on every trigger install (a migration's AddTrigger), which
+# undoes both: lock_triggers() re-applies them after every migrate (core/apps.py) and
+# tests/security/test_history_lockdown.py fails if any trigger function in the schema is left
+# open.
 
 IGNORE_FUNCTION = "_pgtrigger_should_ignore"  # pgtrigger's, called by each of its trigger functions
 
 # Functions the owner's triggers run are fixed to the schema's tables: with the default path an
 # application session's temporary table (pg_temp, searched first) would stand in for a real one.
 SEARCH_PATH = "public, pg_temp"
-
-
-def history_tables() -> list[str]:
-    """Tables only the audit triggers (and the owner) write: the event tables and the context."""
-    from pghistory.models import Context
-
-    return [*event_tables(), Context._meta.db_table]
-
-
-def history_grants(roles: list[str]) -> list[sql.Composed]:
-    """Read-only history for each of `roles`: SELECT (the admin, the audit log), nothing else."""
-    from audit.models import EVENT_ID_SEQUENCE
-
-    statements = []
-    for role in roles:
-        name = sql.Identifier(role)
-        for table in history_tables():
-            statements += [
-                sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), name),
-                sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), name),
-            ]
-        # The events' ids are drawn by the triggers, as the owner.
-        statements.append(
-            sql.SQL("REVOKE ALL ON SEQUENCE {} FROM {}").format(
-                sql.Identifier(EVENT_ID_SEQUENCE), name
-            )
-        )
-    return statements
 
 
 def _ignore_function() -> sql.Composed:
@@ -218,18 +159,6 @@ def _ignore_function() -> sql.Composed:
     ).format(function=sql.SQL(IGNORE_FUNCTION))
 
 
-def history_trigger_functions() -> set[str]:
-    """The functions of the audit triggers (pghistory's), by name: these write history."""
-    import pgtrigger
-    from pghistory.trigger import Event
-
-    return {
-        trigger.get_pgid(model)
-        for model, trigger in pgtrigger.registered()
-        if isinstance(trigger, Event)
-    }
-
-
 # Every function of the schema's own (not an extension's) that a trigger may run, with its
 # SECURITY DEFINER and search_path as they are now.
 _FUNCTIONS_SQL = """
@@ -248,7 +177,7 @@ def lock_triggers() -> None:
 
     Cheap when nothing changed (two catalogue reads), as it runs after every migrate and flush.
     """
-    history = history_trigger_functions()
+    history = definer_functions()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure(%s)",
@@ -263,7 +192,7 @@ def lock_triggers() -> None:
         for proname, signature, secdef, config in cursor.fetchall():
             if proname == IGNORE_FUNCTION:
                 continue
-            definer = secdef or proname in history  # audit_prune_batch stays one too
+            definer = secdef or proname in history  # a SECURITY DEFINER one stays one
             path_set = f"search_path={SEARCH_PATH}" in (config or [])
             if path_set and secdef == definer:
                 continue
@@ -277,7 +206,6 @@ def separate(*, app_role: str, staff_role: str) -> None:
     A direct membership made by hand (GRANT pgshop_staff TO pgshop_app) is revoked; one
     through a third role cannot be revoked from here, so it stops the command instead.
     """
-    # No % in the text: a context wrapper may add parameters to any statement (pghistory).
     check = sql.SQL(
         "DO $$ BEGIN "
         "IF EXISTS (SELECT FROM pg_auth_members m WHERE m.roleid = {granted}::regrole "
