@@ -20,7 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from core.catalog import Catalog
+from core.model_map import ModelMap
 from schemadocs.catalog import Constraint, Index, Table, Trigger
 
 
@@ -206,9 +206,9 @@ class ModelSource:
 
 
 @cache
-def catalog() -> Catalog:
-    """The installed models by table: core/catalog.py's map, the one the dashboard reads too."""
-    return Catalog()
+def model_map() -> ModelMap:
+    """The installed models by table: core/model_map.py's map, the one the dashboard reads too."""
+    return ModelMap()
 
 
 def model_field(model, column: str):
@@ -216,7 +216,7 @@ def model_field(model, column: str):
 
 
 def constraint_reason(table: Table, constraint: Constraint) -> str:
-    model = catalog().model(table.name)
+    model = model_map().model(table.name)
     if model is None:
         return ""
     where = ModelSource.of(model)
@@ -244,7 +244,7 @@ def constraint_reason(table: Table, constraint: Constraint) -> str:
 def index_reason(table: Table, index: Index) -> str:
     if index.constraint:
         return f"Enforces {index.constraint}."
-    model = catalog().model(table.name)
+    model = model_map().model(table.name)
     if model is None:
         return ""
     where = ModelSource.of(model)
@@ -269,7 +269,7 @@ def index_reason(table: Table, index: Index) -> str:
 
 
 def trigger_reason(table: Table, trigger: Trigger) -> str:
-    model = catalog().model(table.name)
+    model = model_map().model(table.name)
     if model is None:
         return ""
     for declared in getattr(model._meta, "triggers", []):

@@ -1,6 +1,6 @@
 """Indexes: unused, redundant, invalid, missing behind a foreign key, and tables read by
 sequential scans (rows: dbhealth/stats/indexes.py). Each finding names the Django model and
-field or Meta entry behind the index (core/catalog.py), and shows the migration that would fix
+field or Meta entry behind the index (core/model_map.py), and shows the migration that would fix
 it, as makemigrations would write it.
 
 Scan counts are this server's since its statistics were last reset: an index used only on a
@@ -19,7 +19,7 @@ from django.db import migrations, models
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
 
-from core.catalog import FIELD, META_CONSTRAINT, META_INDEX, Catalog, Declaration
+from core.model_map import FIELD, META_CONSTRAINT, META_INDEX, Declaration, ModelMap
 from dbhealth import stats
 
 from .base import CRITICAL, OK, WARNING, Check
@@ -112,7 +112,7 @@ def drop_fix(source: Declaration, index_name: str, definition: str) -> str:
     return migration_text(app_label, [database], name=f"drop_{bare}"[:60], atomic=False)
 
 
-def add_fk_index_fix(catalog: Catalog, table: str, columns: list[str], relation: str) -> str:
+def add_fk_index_fix(catalog: ModelMap, table: str, columns: list[str], relation: str) -> str:
     model, fields = catalog.fields(table, columns)
     if model is None or any(f is None for f in fields) or not is_project_app(model._meta.app_label):
         sql = f"CREATE INDEX CONCURRENTLY ON {relation} ({', '.join(columns)});"
@@ -133,7 +133,7 @@ def add_fk_index_fix(catalog: Catalog, table: str, columns: list[str], relation:
 
 
 def collect(cursor, config: dict) -> dict:
-    catalog = Catalog()
+    catalog = ModelMap()
     unused = stats.indexes.unused(cursor, config["UNUSED_INDEX_MIN_BYTES"])
     for finding in unused:
         source = catalog.declaration(

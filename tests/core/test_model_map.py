@@ -6,12 +6,12 @@ from pathlib import Path
 
 from django.conf import settings
 
-from core.catalog import FIELD, META_CONSTRAINT, META_INDEX, Catalog
+from core.model_map import FIELD, META_CONSTRAINT, META_INDEX, ModelMap
 from shop.models import Category, Order, User
 
 
 def test_tables_and_columns_map_to_models_and_fields():
-    catalog = Catalog()
+    catalog = ModelMap()
 
     assert catalog.model("shop_order") is Order
     assert catalog.field("shop_order", "user_id") is Order._meta.get_field("user")
@@ -24,7 +24,7 @@ def test_tables_and_columns_map_to_models_and_fields():
 
 
 def test_a_meta_index_is_declared_by_its_model():
-    found = Catalog().declaration(
+    found = ModelMap().declaration(
         "public.shop_order_status_created_idx", "shop_order", ["status", "created_at DESC"]
     )
 
@@ -39,7 +39,7 @@ def test_a_meta_index_is_declared_by_its_model():
 
 
 def test_a_meta_constraint_a_field_and_a_raw_index_are_told_apart():
-    catalog = Catalog()
+    catalog = ModelMap()
 
     constraint = catalog.declaration("shop_user_email_ci_uniq", "shop_user", ["lower(email)"])
     unique = catalog.declaration("shop_category_slug_key", "shop_category", ["slug"])
@@ -58,7 +58,7 @@ def test_a_meta_constraint_a_field_and_a_raw_index_are_told_apart():
 
 
 def test_an_auto_created_join_table_is_named_by_its_many_to_many_field():
-    catalog = Catalog()
+    catalog = ModelMap()
 
     assert catalog.label(catalog.model("auth_group_permissions")) == (
         "auth.Group.permissions (its join table)"

@@ -29,7 +29,7 @@ class Declaration:
     declared: object = None  # the Index or constraint object, for META_INDEX / META_CONSTRAINT
 
 
-class Catalog:
+class ModelMap:
     """Tables, columns, indexes and constraints of the installed models, by database name."""
 
     def __init__(self) -> None:
