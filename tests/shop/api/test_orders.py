@@ -128,7 +128,7 @@ def test_a_committed_checkout_costs_seven_queries_and_three_redis_round_trips(
     redis_round_trips.clear()
 
     # token; BEGIN, lock products, UPDATE stock, INSERT order, INSERT items, COMMIT. (Before:
-    # 9, with the order and its items read back after COMMIT.) bench/run.py's CHECKOUT_SQL
+    # 9, with the order and its items read back after COMMIT.) bench/pgbench.py's CHECKOUT_SQL
     # mirrors the six of the transaction.
     with django_assert_num_queries(7):
         response = api.post(ORDERS, order_body((desk, 2), (lamp, 1)))
