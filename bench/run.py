@@ -14,6 +14,8 @@ Pairs (target ratios: docs/performance.md):
               orders vs SMALL orders                                               <= 1.5
     audit     order writes with history on vs off (bench/audit_history.py)        >= 0.75
     seeding   manage.py seed --fast rows/s vs `pgbench -i` rows/s                 >= 0.25
+    fastpath  each fast path (shop/fastpaths/) vs the idiomatic code it replaces, the
+              checkout's orders/s with one and with the other (bench/idioms.py)     (none)
 
 Each pair's two sides alternate round by round, so drift (autovacuum, a neighbour's load)
 hits both alike; a ratio is the median of the per-round ratios, with its min-max spread.
@@ -38,7 +40,7 @@ import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from bench.benchmarks import audit, checkout, growth, reads, seeding  # noqa: E402
+from bench.benchmarks import audit, checkout, fastpaths, growth, reads, seeding  # noqa: E402
 from bench.harness import (  # noqa: E402
     CLIENTS,
     LARGE,
@@ -62,6 +64,7 @@ SECTIONS = {
     "growth": growth.run,
     "audit": audit.run,
     "seeding": seeding.run,
+    "fastpaths": fastpaths.run,
 }
 
 
@@ -92,7 +95,7 @@ def main() -> None:
                     fresh_db("bench_checkout")
                     seed("bench_checkout", orders=100, users=CLIENTS * 4, products=300)
                 reads.run()
-        for name in ("growth", "audit", "seeding"):
+        for name in ("growth", "audit", "seeding", "fastpaths"):
             if name in chosen:
                 SECTIONS[name]()
     finally:

@@ -29,13 +29,20 @@ class Server:
     Each worker's pool opens DB_POOL_MIN connections: 4 x 2 = 8, well under max_connections.
     """
 
-    def __init__(self, db: str):
-        base = 20000 + os.getpid() % 2000 * 4
+    def __init__(
+        self, db: str, *, idiom: str = "", first_port: int = 0, env: dict[str, str] | None = None
+    ):
+        """idiom: the fast paths the workers replace with the idiomatic code (bench/idioms.py);
+        first_port: where this server's ports start, for a second server beside the first;
+        env: settings for the server's environment (e.g. a throttle rate)."""
+        extra = env or {}
+        base = 20000 + os.getpid() % 1000 * 16 + first_port
         self.ports = [base + n for n in range(WEB_SERVERS)]
         env = {**os.environ, "DATABASE_URL": db_url(db), "DJANGO_SETTINGS_MODULE": "bench.settings"}
+        env |= {**extra, "BENCH_IDIOM": idiom}
         env["DB_POOL"] = "true"
         self.procs = [
-            subprocess.Popen(self.command(port), cwd=ROOT, env=env)  # noqa: S603
+            subprocess.Popen(self.command(port, idiom), cwd=ROOT, env=env)  # noqa: S603
             for port in self.ports
         ]
         for port in self.ports:
@@ -50,9 +57,11 @@ class Server:
                 raise RuntimeError(f"gunicorn on port {port} did not start")
 
     @staticmethod
-    def command(port: int) -> list[str]:
+    def command(port: int, idiom: str = "") -> list[str]:
+        # The idioms are swapped in by a worker hook, once the app is loaded.
+        hook = ["--config", "bench/gunicorn_idiom.py"] if idiom else []
         return [
-            str(Path(PY).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
+            str(Path(PY).parent / "gunicorn"), *hook, "config.wsgi", "--bind", f"127.0.0.1:{port}",
             "--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS),
             "--worker-class", WEB_WORKER_CLASS, "--log-level", "warning",
         ]  # fmt: skip

@@ -16,7 +16,9 @@ from bench.pgbench import CHECKOUT_SQL, PGBENCH, PGBENCH_SECONDS
 from bench.server import Server
 
 
-def run() -> None:
+def prepare():
+    """bench_checkout seeded for checkouts (stock that never runs out, a token per client):
+    the request maker for load(), and the ids pgbench's script draws from."""
     fresh_db("bench_checkout")
     seed("bench_checkout", orders=1000, users=CLIENTS * 4, products=300)
     use_db("bench_checkout")
@@ -48,6 +50,11 @@ def run() -> None:
         headers = {"Authorization": f"Token {tokens[n]}", "Content-Type": "application/json"}
         return "POST", "/api/v1/orders/", json.dumps(body), headers
 
+    return order_request, {"pmin": pmin, "third": third, "umin": umin, "umax": umax}
+
+
+def run() -> None:
+    order_request, ids = prepare()
     script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)  # noqa: SIM115
     script.write(CHECKOUT_SQL)
     script.close()
@@ -56,8 +63,8 @@ def run() -> None:
         done = subprocess.run(
             [
                 PGBENCH, "-n", "-f", script.name, "-c", str(CLIENTS), "-j", "2",
-                "-T", str(PGBENCH_SECONDS), "-D", f"pmin={pmin}", "-D", f"third={third}",
-                "-D", f"umin={umin}", "-D", f"umax={umax}", "-h", URL.hostname,
+                "-T", str(PGBENCH_SECONDS), *(f"-D{name}={value}" for name, value in ids.items()),
+                "-h", URL.hostname,
                 "-p", str(URL.port), "-U", URL.username or "postgres", "bench_checkout",
             ],
             capture_output=True, text=True, check=True,
