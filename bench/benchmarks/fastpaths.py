@@ -8,10 +8,19 @@ orders/s; the gunicorn CPU per order of both sides is printed each round, as it 
 with the neighbours' load than a rate does.
 """
 
+import time
+from unittest import mock
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
 from bench.benchmarks import checkout
 from bench.client import load
-from bench.harness import ROUNDS, SECONDS, WEB_SERVERS, record
+from bench.harness import ROUNDS, SECONDS, WEB_SERVERS, record, use_db
 from bench.server import Server
+from shop import cache as shop_cache
 
 # The rate limits at a rate the checkout load never reaches, but with a window that holds
 # requests: DRF's list is then as long as the requests of the last second (about 50).
@@ -50,3 +59,53 @@ def run() -> None:
             shipped.stop()
             idiom.stop()
         record("fastpath", f"{name}: {label}", ratios, "(none)", "(orders/s)")
+    run_stall()
+
+
+# A Redis that stops answering (CLIENT PAUSE: paused, overloaded, a network partition) costs
+# each Redis call SOCKET_TIMEOUT. The breaker's pair: requests answered during a stall, in
+# this process through Django's test client, with the breaker and with one that never opens
+# (what django-redis's IGNORE_EXCEPTIONS alone gives: the error swallowed, the wait not).
+STALL_SECONDS = 2.0
+
+
+def answered_during_a_stall(client: Client, paths: list[str]) -> int:
+    control = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    shop_cache.breaker.reset()
+    control.execute_command("CLIENT", "PAUSE", int(STALL_SECONDS * 1000), "ALL")
+    stop = time.monotonic() + STALL_SECONDS
+    done = 0
+    while time.monotonic() < stop:
+        response = client.get(paths[done % len(paths)])
+        if response.status_code != 200:
+            raise RuntimeError(f"{paths[done % len(paths)]}: {response.status_code}")
+        done += 1
+    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"], socket_timeout=10).ping()
+    return done
+
+
+def run_stall() -> None:
+    use_db("bench_checkout")
+    from shop.models import Product
+
+    ids = list(Product.objects.filter(is_active=True).values_list("pk", flat=True)[:50])
+    paths = [f"/api/v1/products/{pk}/" for pk in ids]
+    client = Client()
+    for path in paths:
+        client.get(path)  # cached before the stall
+    ratios = []
+    for _ in range(ROUNDS):
+        shipped = answered_during_a_stall(client, paths)
+        with (
+            mock.patch.object(shop_cache.breaker, "closed", return_value=True),
+            mock.patch.object(shop_cache.breaker, "trip", return_value=None),
+        ):
+            idiom = answered_during_a_stall(client, paths)
+        ratios.append(shipped / max(1, idiom))
+        print(
+            f"  fastpaths breaker round: {shipped} requests answered in a {STALL_SECONDS:.0f} s "
+            f"Redis stall with the breaker, {idiom} without"
+        )
+    shop_cache.breaker.reset()
+    connection.close()
+    record("fastpath", "breaker: requests in a Redis stall, breaker / none", ratios, "(none)")
