@@ -2,65 +2,39 @@
 (bench/gunicorn_idiom.py) so that bench/benchmarks/fastpaths.py can run both side by side.
 
 Bench-only: the app never imports this. Each replacement is what the fast path's docstring
-says it replaces, written the way Django and DRF document it.
+says it replaces, written the way Django and DRF document it. (The breaker's pair runs in
+the bench process itself: bench/benchmarks/fastpaths.py.)
 """
 
-import contextlib
-
-from rest_framework import exceptions
-from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
-from shop import cache
-from shop.api import authentication, rls, throttles, views
-from shop.api import serializers as s
-from shop.models import User
+from shop.api import throttles, views
+from shop.fastpaths import serializer_reuse
 
 
-def token() -> None:
-    """DRF's TokenAuthentication lookup, a queryset (select_related), then the shop's checks."""
+def serializer_reuse_idiom() -> None:
+    """A new serializer per use: Serializer(data=...).is_valid() and Serializer(instance)
+    (shop/fastpaths/serializer_reuse.py)."""
 
-    def authenticate_credentials(self, key):
-        try:
-            found = Token.objects.select_related("user").get(key=key)
-        except Token.DoesNotExist as missing:
-            raise exceptions.AuthenticationFailed("Invalid token.") from missing
-        if not found.user.is_active:
-            raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        if found.user.status != User.Status.ACTIVE:
-            raise exceptions.AuthenticationFailed(authentication.INACTIVE)
-        rls.scope_to(found.user)
-        return found.user, found
-
-    authentication.TokenAuthentication.authenticate_credentials = authenticate_credentials
-
-
-def prototype() -> None:
-    """A new serializer per use: Serializer(data=...).is_valid() and Serializer(instance)."""
-
-    def valid(serializer_class, data) -> dict:
+    def validated(serializer_class, data) -> dict:
         serializer = serializer_class(data=data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    views._valid = valid
-    s.prototype = lambda serializer_class: serializer_class()
+    views.validated = validated
+    serializer_reuse.shared = lambda serializer_class: serializer_class()
 
 
-def batched() -> None:
-    """Each after-commit cache action sent on its own (a round trip each)."""
-    cache.batched = contextlib.nullcontext
-
-
-def throttle() -> None:
-    """DRF's SimpleRateThrottle: a list of request times in the cache, GET then SET."""
+def throttle_window_idiom() -> None:
+    """DRF's SimpleRateThrottle: a list of request times in the cache, GET then SET
+    (shop/fastpaths/throttle_window.py)."""
     for cls in (throttles.AnonThrottle, throttles.UserThrottle):
         cls.allow_request = SimpleRateThrottle.allow_request
         cls.wait = SimpleRateThrottle.wait
         cls.cache_format = SimpleRateThrottle.cache_format
 
 
-IDIOMS = {"token": token, "prototype": prototype, "batched": batched, "throttle": throttle}
+IDIOMS = {"serializer_reuse": serializer_reuse_idiom, "throttle_window": throttle_window_idiom}
 
 
 def apply(names: str) -> None:

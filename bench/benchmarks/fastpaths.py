@@ -26,10 +26,8 @@ from shop import cache as shop_cache
 # requests: DRF's list is then as long as the requests of the last second (about 50).
 THROTTLE_ENV = {"THROTTLE_USER": "100000/s", "THROTTLE_ANON": "100000/s"}
 PAIRS = {
-    "token": ("token authentication, SQL / DRF's queryset", {}),
-    "prototype": ("one serializer per class / one per use", {}),
-    "batched": ("one cache round trip / one per action", {}),
-    "throttle": ("Lua sliding window / DRF's SimpleRateThrottle", THROTTLE_ENV),
+    "serializer_reuse": ("one serializer per class / one per use", {}),
+    "throttle_window": ("Lua sliding window / DRF's SimpleRateThrottle", THROTTLE_ENV),
 }
 
 
@@ -103,9 +101,9 @@ def run_stall() -> None:
             idiom = answered_during_a_stall(client, paths)
         ratios.append(shipped / max(1, idiom))
         print(
-            f"  fastpaths breaker round: {shipped} requests answered in a {STALL_SECONDS:.0f} s "
-            f"Redis stall with the breaker, {idiom} without"
+            f"  fastpaths cache_breaker round: {shipped} requests answered in a "
+            f"{STALL_SECONDS:.0f} s Redis stall with the breaker, {idiom} without"
         )
     shop_cache.breaker.reset()
     connection.close()
-    record("fastpath", "breaker: requests in a Redis stall, breaker / none", ratios, "(none)")
+    record("fastpath", "cache_breaker: requests in a Redis stall, breaker / none", ratios, "(none)")
