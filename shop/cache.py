@@ -327,12 +327,6 @@ def _store(family: Family, key: str, value: Any, found: _Found) -> bool:
     return bool(stored)
 
 
-def peek(key: str) -> Any:
-    """What is stored under `key` (whatever its epoch), or None: for tests and debugging."""
-    raw = get_redis_connection("default").get(cache.make_key(key))
-    return None if raw is None else _decode(raw)
-
-
 def refresh(family: Family, key: str, build: Callable[[], Any]) -> bool:
     """Build `key`'s value from PostgreSQL now and store it (cache warming), unless a write
     invalidated it in between (its next read builds it then). False if it was not stored;
