@@ -1,24 +1,30 @@
 """fastpaths: each fast path of the app (shop/fastpaths/) against the idiomatic code it
-replaces, both serving the checkout side by side.
+replaces, side by side.
 
-Two sets of gunicorn servers on one database: one runs the app as shipped, the other with
-one fast path swapped for its idiom (bench/idioms.py), and the rounds alternate between them
-as the checkout pair alternates with pgbench. A ratio above 1 is what the fast path gains in
-orders/s; the gunicorn CPU per order of both sides is printed each round, as it moves less
-with the neighbours' load than a rate does.
+- Under load: two sets of gunicorn servers on one database, one running the app as shipped,
+  the other with one fast path swapped for its idiom (bench/idioms.py); the rounds alternate
+  between them as the checkout pair alternates with pgbench. A ratio above 1 is what the fast
+  path gains in orders/s.
+- In-process: CPU time of this process per checkout (Django's test client, one at a time),
+  idiom / fast path, alternating block by block: what the fast path saves in Python, a
+  figure that moves far less with the neighbours' load than a rate does.
+- The breaker: requests answered during a Redis stall, with it and without.
 """
 
+import logging
+import random
 import time
 from unittest import mock
 
 import redis
 from django.conf import settings
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 
+from bench import idioms
 from bench.benchmarks import checkout
 from bench.client import load
-from bench.harness import ROUNDS, SECONDS, WEB_SERVERS, record, use_db
+from bench.harness import ROUNDS, SECONDS, SMOKE, WEB_SERVERS, record, use_db
 from bench.server import Server
 from shop import cache as shop_cache
 
@@ -57,7 +63,49 @@ def run() -> None:
             shipped.stop()
             idiom.stop()
         record("fastpath", f"{name}: {label}", ratios, "(none)", "(orders/s)")
+    for name, (label, env) in PAIRS.items():
+        run_in_process(name, label, order_request, env)
     run_stall()
+
+
+CHECKOUTS = 10 if SMOKE else 200  # per side per round, in-process
+
+
+def cpu_per_checkout(client: Client, order_request, rng) -> float:
+    """Milliseconds of this process's CPU per checkout, over CHECKOUTS of them."""
+    began = time.process_time()
+    for _ in range(CHECKOUTS):
+        _, path, body, headers = order_request(0, rng)
+        response = client.post(path, body, content_type="application/json", headers=headers)
+        if response.status_code != 201:
+            raise RuntimeError(f"{path}: {response.status_code}")
+    return (time.process_time() - began) / CHECKOUTS * 1000
+
+
+def run_in_process(name: str, label: str, order_request, env: dict[str, str]) -> None:
+    use_db("bench_checkout")
+    rates = {"user": env.get("THROTTLE_USER"), "anon": env.get("THROTTLE_ANON")}
+    framework = {**settings.REST_FRAMEWORK}
+    framework["DEFAULT_THROTTLE_RATES"] = {
+        **framework["DEFAULT_THROTTLE_RATES"],
+        **{scope: rate for scope, rate in rates.items() if rate},
+    }
+    client, rng = Client(), random.Random(0)
+    ratios = []
+    with override_settings(REST_FRAMEWORK=framework):
+        cpu_per_checkout(client, order_request, rng)  # warm-up
+        for _ in range(ROUNDS):
+            shipped = cpu_per_checkout(client, order_request, rng)
+            with idioms.swapped(name):
+                idiom = cpu_per_checkout(client, order_request, rng)
+            ratios.append(idiom / shipped)
+            print(
+                f"  fastpaths {name} in-process round: {shipped:.2f} ms CPU per checkout "
+                f"shipped, {idiom:.2f} ms idiom"
+            )
+    connection.close()
+    record("fastpath", f"{name}: CPU per checkout in-process, idiom / fast path", ratios,
+           "(none)", f"({label})")  # fmt: skip
 
 
 # A Redis that stops answering (CLIENT PAUSE: paused, overloaded, a network partition) costs
@@ -92,6 +140,7 @@ def run_stall() -> None:
     for path in paths:
         client.get(path)  # cached before the stall
     ratios = []
+    logging.disable(logging.CRITICAL)  # each stalled request logs its Redis timeouts
     for _ in range(ROUNDS):
         shipped = answered_during_a_stall(client, paths)
         with (
@@ -104,6 +153,7 @@ def run_stall() -> None:
             f"  fastpaths cache_breaker round: {shipped} requests answered in a "
             f"{STALL_SECONDS:.0f} s Redis stall with the breaker, {idiom} without"
         )
+    logging.disable(logging.NOTSET)
     shop_cache.breaker.reset()
     connection.close()
     record("fastpath", "cache_breaker: requests in a Redis stall, breaker / none", ratios, "(none)")
