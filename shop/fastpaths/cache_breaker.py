@@ -9,8 +9,11 @@ Redis that does not answer, and shop/cache.py and the rate limits call Redis dir
 BREAKER_SECONDS: reads go straight to PostgreSQL and the rate limits fail open, without
 asking Redis.
 
-Measured (`ONLY=fastpaths make bench`, "breaker" line; docs/performance.md, "Fast paths"):
-product details answered in a 2 s Redis stall, one client, with the breaker against without.
+Measured by `ONLY=fastpaths ROUNDS=5 SECONDS=3 make bench` (the "cache_breaker" line;
+2026-12-07; docs/performance.md, "Fast paths"): product details answered by one client in a
+2 s Redis stall (CLIENT PAUSE), with the breaker / without, 3.00 (spread 3.00-3.00: 3
+against 1 in each of 15 rounds over three runs). With it, each request in a stall still
+waits the timeout once, for dbhealth/origins.py's statement counts, which do not consult it.
 """
 
 import logging
