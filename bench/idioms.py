@@ -10,10 +10,11 @@ import contextlib
 from collections.abc import Iterator
 from unittest import mock
 
+from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
 from shop.api import throttles, views
-from shop.fastpaths import serializer_reuse
+from shop.fastpaths import serializer_reuse, token_lookup
 
 
 def _validated(serializer_class, data) -> dict:
@@ -22,12 +23,20 @@ def _validated(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
+def _token_queryset():
+    return Token.objects.select_related("user")
+
+
 # (object, attribute, the idiom's value), per fast path.
 IDIOMS = {
     # A new serializer per use: Serializer(data=...).is_valid() and Serializer(instance).
     "serializer_reuse": [
         (views, "validated", _validated),
         (serializer_reuse, "shared", lambda serializer_class: serializer_class()),
+    ],
+    # DRF's lookup: Token.objects.select_related("user").get(key=key).
+    "token_lookup": [
+        (token_lookup, "token_with_user", lambda key: _token_queryset().filter(key=key).first()),
     ],
     # DRF's SimpleRateThrottle: a list of request times in the cache, GET then SET.
     "throttle_window": [

@@ -33,6 +33,7 @@ from shop import cache as shop_cache
 THROTTLE_ENV = {"THROTTLE_USER": "100000/s", "THROTTLE_ANON": "100000/s"}
 PAIRS = {
     "serializer_reuse": ("one serializer per class / one per use", {}),
+    "token_lookup": ("token and user by SQL / DRF's queryset", {}),
     "throttle_window": ("Lua sliding window / DRF's SimpleRateThrottle", THROTTLE_ENV),
 }
 

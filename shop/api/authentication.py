@@ -4,25 +4,32 @@ Django's own checks stop at is_active; shop_user.status is the shop's account st
 token issued before a suspension must stop working with it.
 """
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.authentication import SessionScheme as SpectacularSessionScheme
 from rest_framework import authentication, exceptions
 
 from shop.api import rls
+from shop.fastpaths import token_lookup
 from shop.models import User
 
 INACTIVE = "This account is suspended or closed."
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token authentication (the token and its user in one query), then the shop's
-    account state, and the row-level security scope."""
+    """DRF's token authentication (its lookup a fast path: shop/fastpaths/token_lookup.py),
+    then the shop's account state, and the row-level security scope."""
 
     def authenticate_credentials(self, key):
-        user, token = super().authenticate_credentials(key)
-        if user.status != User.Status.ACTIVE:
+        token = token_lookup.token_with_user(key)
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        # DRF's own check, then the shop's account state.
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        if token.user.status != User.Status.ACTIVE:
             raise exceptions.AuthenticationFailed(INACTIVE)
-        rls.scope_to(user)  # PostgreSQL shows this shopper only their own orders
-        return user, token
+        rls.scope_to(token.user)  # PostgreSQL shows this shopper only their own orders
+        return token.user, token
 
 
 class SessionAuthentication(authentication.SessionAuthentication):

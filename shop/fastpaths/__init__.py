@@ -8,6 +8,7 @@ figures). Anything not here is written the idiomatic way; a new fast path comes 
 bench pair, or is not added.
 
     serializer_reuse   one serializer instance per class for validation and output
+    token_lookup       the API token and its user by one prebuilt SQL statement
     throttle_window    the rate limits' sliding window as one atomic Redis script
     cache_breaker      skip Redis for a few seconds after an error (a stall costs once)
 """

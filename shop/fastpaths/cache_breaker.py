@@ -12,7 +12,7 @@ asking Redis.
 Measured by `ONLY=fastpaths ROUNDS=5 SECONDS=3 make bench` (the "cache_breaker" line;
 2026-12-07; docs/performance.md, "Fast paths"): product details answered by one client in a
 2 s Redis stall (CLIENT PAUSE), with the breaker / without, 3.00 (spread 3.00-3.00: 3
-against 1 in each of 15 rounds over three runs). With it, each request in a stall still
+against 1 in each of 20 rounds over four runs). With it, each request in a stall still
 waits the timeout once, for dbhealth/origins.py's statement counts, which do not consult it.
 """
 

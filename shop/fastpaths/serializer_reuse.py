@@ -12,9 +12,10 @@ serializers with context, `partial` or an instance (the views' other serializers
 It relies on that DRF internal (which methods keep no state), hence a fast path. Measured by
 `ONLY=fastpaths ROUNDS=5 SECONDS=3 make bench` (the "serializer_reuse" lines; 2026-12-07,
 on a busy 2-CPU machine; docs/performance.md, "Fast paths"): CPU per checkout in-process,
-idiom / this, 1.16 (spread 1.08-1.46), 6.5-9.0 ms against 7.5-10.4 ms. Under load the
-checkout's orders/s, this / idiom, gave 1.11 (1.05-1.21), 1.12 (0.91-1.26), 0.90
-(0.61-1.67) and 1.04 (0.96-1.61) over four runs: inside the noise of that machine.
+idiom / this, 1.16 (spread 1.08-1.46) and 1.17 (1.16-1.65) in two runs, 6.5-9.0 ms against
+7.5-10.4 ms. Under load the checkout's orders/s, this / idiom, gave 1.11 (1.05-1.21), 1.12
+(0.91-1.26), 0.90 (0.61-1.67), 1.04 (0.96-1.61) and 1.02 (0.96-1.36) over five runs: inside
+the noise of that machine.
 """
 
 import functools

@@ -13,10 +13,10 @@ request (DRF's wait()).
 
 Measured by `ONLY=fastpaths ROUNDS=5 SECONDS=3 make bench` (the "throttle_window" lines;
 2026-12-07, a busy 2-CPU machine; docs/performance.md, "Fast paths"): the checkout's
-orders/s, this / DRF's, 1.29 (spread 0.58-1.77), 1.33 (0.87-1.51), 0.94 (0.88-1.02) and
-0.86 (0.64-1.70) over four runs, and CPU per checkout in-process, DRF's / this, 1.10
-(0.79-1.18): no speed gain beyond the spread. It is kept for the atomicity: DRF's lets
-concurrent requests past the limit.
+orders/s, this / DRF's, 1.29 (spread 0.58-1.77), 1.33 (0.87-1.51), 0.94 (0.88-1.02), 0.86
+(0.64-1.70) and 1.13 (0.86-1.19) over five runs, and CPU per checkout in-process, DRF's /
+this, 1.10 (0.79-1.18) and 1.00 (0.85-1.04): no speed gain beyond the spread. It is kept
+for the atomicity: DRF's lets concurrent requests past the limit.
 
 When Redis is down the limits fail open (every request is allowed), as the cache does, and
 the cache's circuit breaker (shop/fastpaths/cache_breaker.py) keeps requests from paying the
