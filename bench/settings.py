@@ -2,8 +2,7 @@
 
 DEBUG off (no per-query logging), throttles out of the way (the bench is one client
 hammering one account), and bench.urls on top of the project's URLs: a trivial view (the
-baseline every read is compared with) and a cached product detail, until the API's own
-detail view is cached.
+baseline every read is compared with) and the product detail without its cache.
 """
 
 import os

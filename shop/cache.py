@@ -21,8 +21,9 @@ or overtaken (docs/caching.md, "Never stale after a write"):
   writer committed cannot store its old value after the writer's invalidation.
 
 Redis is an optimisation, never a dependency: when it is down or slow, every read is answered
-from PostgreSQL (logged), and a short circuit breaker stops each request from paying the
-socket timeout again; caching resumes by itself once Redis answers.
+from PostgreSQL (logged), and a short circuit breaker (shop/fastpaths/cache_breaker.py)
+stops each request from paying the socket timeout again; caching resumes by itself once
+Redis answers.
 
 Concurrent misses on one key are collapsed (single flight): one request builds the value
 under a short Redis lock while the others wait for it, so a hot key expiring costs one
@@ -30,21 +31,18 @@ database read, not N.
 
 A read is one Redis round trip: a script checks the epoch, GETs the entry and counts the hit
 or miss. Each invalidation or write-through is one Redis round trip (a pipeline of its
-commands); inside `batched()` (a checkout: its invalidations at COMMIT, then the new order's
-write-through) they all go out together in one round trip when the block ends.
+commands), sent once its transaction commits.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -55,6 +53,8 @@ from django.db import transaction
 from django_redis import get_redis_connection
 from redis.client import Pipeline
 from redis.exceptions import LockError, RedisError, ResponseError
+
+from shop.fastpaths.cache_breaker import Breaker
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,6 @@ TTL = {
 
 STATS_KEY = f"stats:v{VERSION}"  # a Redis hash: "<family>:hit" / "<family>:miss" counters
 LOCK_SECONDS = 5  # a builder holding the single-flight lock longer than this loses it
-BREAKER_SECONDS = 5.0  # after a Redis error, skip the cache for this long
 EPOCH_KEY = f"epoch:v{VERSION}"  # the run_id of the Redis server + when the epoch began
 EPOCH_LEN = 56  # 40 hex digits of run_id, 10 of seconds, 6 of microseconds
 # A miss stores only if it took at most LOCK_SECONDS from its look to its store, so a
@@ -96,34 +95,6 @@ SEND_WAIT = 0.5  # a write waits this long for Redis to acknowledge its invalida
 # An unacknowledged invalidation is waited for in the background this long (the longest
 # TTL: past it, every entry it was meant to remove has expired anyway).
 DRAIN_SECONDS = 3600
-
-
-# --------------------------------------------------------------------------- breaker
-
-
-class _Breaker:
-    """Open for BREAKER_SECONDS after a Redis error: reads go straight to PostgreSQL."""
-
-    def __init__(self) -> None:
-        self._open_until = 0.0
-        self._lock = threading.Lock()
-
-    def closed(self) -> bool:
-        return time.monotonic() >= self._open_until
-
-    def trip(self, error: Exception) -> None:
-        with self._lock:
-            if self.closed():
-                log.warning("cache unavailable, serving from PostgreSQL: %s", error)
-            self._open_until = time.monotonic() + BREAKER_SECONDS
-
-    def reset(self) -> None:
-        self._open_until = 0.0
-        _lost.clear()
-
-
-breaker = _Breaker()
-_MISSING = object()
 
 
 # --------------------------------------------------------------------------- keys
@@ -217,6 +188,9 @@ class _Lost:
 
 
 _lost = _Lost()
+# After a Redis error, skip Redis for a while (a fast path: shop/fastpaths/cache_breaker.py);
+# reset() also forgets lost invalidations, as in a process that never saw an error.
+breaker = Breaker(on_reset=_lost.clear)
 
 # The current epoch, begun anew when the Redis server is not the one that began it (a
 # restart, a failover) or when asked to (ARGV[1] == "new"). INFO is the only way a script can
@@ -353,12 +327,6 @@ def _store(family: Family, key: str, value: Any, found: _Found) -> bool:
     return bool(stored)
 
 
-def peek(key: str) -> Any:
-    """What is stored under `key` (whatever its epoch), or None: for tests and debugging."""
-    raw = get_redis_connection("default").get(cache.make_key(key))
-    return None if raw is None else _decode(raw)
-
-
 def refresh(family: Family, key: str, build: Callable[[], Any]) -> bool:
     """Build `key`'s value from PostgreSQL now and store it (cache warming), unless a write
     invalidated it in between (its next read builds it then). False if it was not stored;
@@ -401,10 +369,8 @@ def stats() -> dict[str, dict[str, int]]:
 # --------------------------------------------------------------------------- invalidation
 
 
-# An action adds its commands to a pipeline: Redis gets them in one round trip, with those of
-# the other actions of the same batch.
+# An action adds its commands to a pipeline: Redis gets them in one round trip.
 Action = Callable[[Pipeline], Any]
-_batch: ContextVar[list[Action] | None] = ContextVar("cache_batch", default=None)
 
 # Connections for invalidations, apart from the cache's: one may be held for up to
 # DRAIN_SECONDS by a thread waiting for Redis to answer (an invalidation is never abandoned
@@ -490,34 +456,8 @@ def _failed(error: Exception, on_acknowledged: Callable[[], None] | None) -> boo
     return False
 
 
-def _run(action: Action) -> None:
-    batch = _batch.get()
-    if batch is None:
-        _send([action])
-    else:
-        batch.append(action)
-
-
 def _after_commit(action: Action) -> None:
-    transaction.on_commit(lambda: _run(action))
-
-
-@contextlib.contextmanager
-def batched() -> Iterator[None]:
-    """Invalidations and write-throughs that become due inside the block (each still only
-    after its transaction commits; a rolled-back one never) are sent together, in one round
-    trip, when the block ends, even by an exception. Nested blocks join the outer one."""
-    if _batch.get() is not None:
-        yield
-        return
-    actions: list[Action] = []
-    token = _batch.set(actions)
-    try:
-        yield
-    finally:
-        _batch.reset(token)
-        if actions:
-            _send(actions)
+    transaction.on_commit(lambda: _send([action]))
 
 
 def _bump(pipe: Pipeline, family: Family, scope: str = "all") -> None:

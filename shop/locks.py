@@ -34,7 +34,7 @@ def products_for_delete(product_ids: Iterable[int]) -> QuerySet[Product]:
 
 # products_for_update() as checkout sends it: the same lock, order and rows, as one statement
 # text whatever the number of ids (an array, not IN (%s, %s ...)), and without compiling a
-# queryset per checkout (bench/run.py's CHECKOUT_SQL measures it beside the other statements).
+# queryset per checkout (bench/pgbench.py's CHECKOUT_SQL measures it beside the other statements).
 PRODUCTS_FOR_CHECKOUT_SQL = """
 SELECT id, name, price, stock_quantity, is_active FROM shop_product
  WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE

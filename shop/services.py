@@ -623,7 +623,7 @@ def _order_insert(*, user: User, lines: Sequence[OrderLine], shipping_address: d
 # short statements, and building each as a queryset (compiling it, then the model machinery
 # of save() and bulk_create()) cost more CPU than PostgreSQL spent running it. The SQL is
 # what the ORM sent, except that ids and values travel as arrays (one statement text
-# whatever the number of lines). bench/run.py's CHECKOUT_SQL mirrors them (with the lock,
+# whatever the number of lines). bench/pgbench.py's CHECKOUT_SQL mirrors them (with the lock,
 # shop/locks.py's PRODUCTS_FOR_CHECKOUT_SQL); the rows come back as model instances
 # (Model.from_db), and tests/shop/api/test_orders.py checks the result against a read of
 # the order.

@@ -11,6 +11,7 @@ from shop import cache, selectors
 from shop.api import serializers as s
 from shop.cache import Family
 from shop.errors import ErrorCode, ShopError
+from shop.fastpaths import serializer_reuse
 
 
 def plain(value: Any) -> Any:
@@ -65,7 +66,7 @@ def order_detail(order_id: int, user_id: int) -> dict:
 
 def order_entry(order) -> dict:
     return {
-        "data": plain(s.prototype(s.OrderOutput).to_representation(order)),
+        "data": plain(serializer_reuse.shared(s.OrderOutput).to_representation(order)),
         "etag": selectors.order_etag(order),
         "user_id": order.user_id,
     }

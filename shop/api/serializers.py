@@ -1,8 +1,6 @@
 """Input serializers (what a client may send, validated) and output serializers (what it
 gets back). Inputs never reach a model directly: views pass validated_data to a service."""
 
-import functools
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.settings import api_settings
@@ -19,20 +17,6 @@ from shop.validators import (
     shipping_address_clean,
 )
 from shop.validators import SHIPPING_ADDRESS_MAX_LENGTHS as ADDRESS_MAX
-
-
-@functools.cache
-def prototype(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
-    """One instance of serializer_class per process, for its stateless methods:
-    run_validation(data) and to_representation(instance).
-
-    DRF deep-copies a serializer's declared fields for every instance, nested serializers
-    and their fields included: for an order (address, lines, items and their products) that
-    was a tenth of a checkout's CPU. These methods keep nothing on the instance (what
-    is_valid() and .data keep, they do themselves), so one instance serves every request
-    and thread. Not for serializers with context, partial or an instance.
-    """
-    return serializer_class()
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@
 and default ordering has an index path, and counts stop at CappedCountPaginator.CAP (1,000)
 without ever showing a number below the truth, with every page reachable.
 
-Timings are in bench/run.py (growth); here, what makes them flat: the plans and the counts.
+Timings are in bench/benchmarks/growth.py; here, what makes them flat: the plans and the counts.
 """
 
 import re
@@ -86,7 +86,7 @@ def changelist_page(model, params: dict):
     return changelist.get_queryset(request)[:100]
 
 
-# Each changelist and filter at a million orders (bench/run.py growth): no sequential scan
+# Each changelist and filter at a million orders (bench/benchmarks/growth.py): no sequential scan
 # of the big tables is even possible for the page query.
 PAGES = [
     (Order, {}),

@@ -186,41 +186,24 @@ def invalidate_in_a_transaction(product, *, then_raise: bool) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_sends_what_committed_in_one_round_trip_when_it_ends(redis_round_trips):
+def test_what_committed_goes_to_redis_at_commit_and_what_rolled_back_never(redis_round_trips):
     products = ProductFactory.create_batch(2)
     for product in products:
         cache.set(product_key(product.pk), "cached")
     redis_round_trips.clear()
 
-    with shop_cache.batched():
-        invalidate_in_a_transaction(products[0], then_raise=False)
-        with pytest.raises(RuntimeError):
-            invalidate_in_a_transaction(products[1], then_raise=True)
-        shop_cache.write_through(Family.ORDER, shop_cache.order_key(1), {"id": 1})
-        assert redis_round_trips == []  # committed, but not sent yet
+    invalidate_in_a_transaction(products[0], then_raise=False)
+    with pytest.raises(RuntimeError):
+        invalidate_in_a_transaction(products[1], then_raise=True)
+    shop_cache.write_through(Family.ORDER, shop_cache.order_key(1), {"id": 1})
 
-    # The detail's DEL and its tombstone, the list generation, the write-through (a script:
-    # it stores under the current epoch).
-    assert redis_round_trips == [["DEL", "SET", "INCRBY", "EVAL"]]
+    # At COMMIT, the detail's DEL and its tombstone with the list generation, in one round
+    # trip; nothing for the rolled-back one; then the write-through (a script: it stores under
+    # the current epoch).
+    assert redis_round_trips == [["DEL", "SET", "INCRBY"], ["EVAL"]]
     assert cache.get(product_key(products[0].pk)) is None
     assert cache.get(product_key(products[1].pk)) == "cached"  # its transaction rolled back
     assert cache.get(shop_cache.order_key(1)) == {"id": 1}
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_batch_that_raises_after_commit_still_sends_what_committed():
-    product = ProductFactory()
-    cache.set(product_key(product.pk), "cached")
-
-    def checkout() -> None:
-        with shop_cache.batched():
-            invalidate_in_a_transaction(product, then_raise=False)
-            raise RuntimeError("after COMMIT")
-
-    with pytest.raises(RuntimeError):
-        checkout()
-
-    assert cache.get(product_key(product.pk)) is None
 
 
 def test_an_invalidation_whose_connection_dies_during_a_pause_is_repaired_by_a_new_epoch(
