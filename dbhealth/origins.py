@@ -43,9 +43,11 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.urls import Resolver404, resolve
+from django_redis import get_redis_connection
 
 from core import db
 from dbhealth import stats
+from shop import cache as shop_cache
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +119,6 @@ class StatementOrigin(db.StatementPart):
 
 
 def _redis():
-    from django_redis import get_redis_connection
-
     return get_redis_connection("default")
 
 
@@ -127,8 +127,13 @@ def flush(origin: Origin) -> None:
     this run's own count was just created (this origin's first run of the statement, or the
     first since Redis lost it): only those fingerprints' SQL goes out, in a second round trip,
     so a warm request sends a few numbers instead of kilobytes of SQL it sent before. A Redis
-    outage loses the counts of this request (logged), never the request."""
+    outage loses the counts of this request (logged), never the request, and opens the cache's
+    breaker: while it is open (Redis failed a moment ago) the counts are dropped unsent, so a
+    stalled Redis costs one request its socket timeout here, not every request."""
     if not origin.counts:
+        return
+    if not shop_cache.breaker.closed():
+        origin.counts.clear()
         return
     try:
         redis = _redis()
@@ -145,8 +150,9 @@ def flush(origin: Origin) -> None:
             for fp in new:
                 pipe.hsetnx(cache.make_key(TEMPLATES_KEY), fp, origin.templates[fp])
             pipe.execute()
-    except Exception:  # noqa: BLE001 - attribution must never fail the work it attributes
+    except Exception as error:  # noqa: BLE001 - attribution must never fail the work it attributes
         logger.warning("dbhealth: could not record statement origins", exc_info=True)
+        shop_cache.breaker.trip(error)
     origin.counts.clear()
 
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from dbhealth import origins, stats
 from dbhealth.tasks import dbhealth_snapshot_task
+from shop import cache as shop_cache
 from shop.factories import ProductFactory
 from tests.conftest import APP_ROLE, child_process_env, wait_until
 
@@ -178,3 +179,38 @@ def test_a_statements_sql_goes_to_redis_once_and_its_count_every_time(client):
     assert [(s["sql"], s["executions"]) for s in statements] == [("SELECT 1", 2)]
     assert (middle[0] - start[0], middle[1] - start[1]) == (1, 1)  # its SQL, its new counter
     assert (end[0] - middle[0], end[1] - middle[1]) == (0, 1)  # the count alone
+
+
+@pytest.mark.django_db
+def test_while_the_breaker_is_open_the_counts_are_dropped_unsent():
+    # Given a Redis error a moment ago (the cache's breaker open)
+    shop_cache.breaker.trip(ConnectionError("Redis stalled"))
+    start = redis_calls()
+    origin = origins.Origin(kind="command", name="breaker-open")
+    origin.counts["0123456789abcdef"] = 3
+    origin.templates["0123456789abcdef"] = "SELECT 1"
+
+    # When the origin's counts are flushed
+    origins.flush(origin)
+
+    # Then nothing went to Redis, and the counts are gone (not kept to grow forever)
+    assert redis_calls() == start
+    assert origin.counts == {}
+    assert origins.statements_of("command:breaker-open") == []
+
+
+@pytest.mark.django_db
+def test_a_redis_error_while_flushing_opens_the_breaker(private_redis):
+    # Given a Redis that stops answering (the private server, stopped)
+    origin = origins.Origin(kind="command", name="redis-gone")
+    origin.counts["0123456789abcdef"] = 1
+    origin.templates["0123456789abcdef"] = "SELECT 1"
+    assert shop_cache.breaker.closed()
+    private_redis.stop()
+
+    # When the counts are flushed
+    origins.flush(origin)
+
+    # Then the work went on, the counts are dropped, and the breaker is open for what follows
+    assert origin.counts == {}
+    assert not shop_cache.breaker.closed()
