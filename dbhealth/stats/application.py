@@ -12,6 +12,8 @@ from django_redis import get_redis_connection
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
+from shop import cache as shop_cache
+
 
 def pool() -> dict | None:
     """psycopg_pool's counters for this process's pool, or None when DB_POOL is off."""
@@ -44,6 +46,7 @@ def redis() -> dict:
         stats = client.info("stats")
         keyspace = client.info("keyspace")
         server = client.info("server")
+        families = shop_cache.stats()
     except RedisError as error:
         return {"error": f"{type(error).__name__}: {error}"}
     hits, misses = stats.get("keyspace_hits", 0), stats.get("keyspace_misses", 0)
@@ -56,13 +59,27 @@ def redis() -> dict:
         "maxmemory_policy": memory.get("maxmemory_policy"),
         "hits": hits,
         "misses": misses,
-        "hit_ratio": hits / (hits + misses) if hits + misses else None,
+        "hit_ratio": _ratio(hits, misses),
         "evicted_keys": stats.get("evicted_keys", 0),
         "keyspace": [
             {"db": db, "keys": info.get("keys", 0), "expires": info.get("expires", 0)}
             for db, info in sorted(keyspace.items())
         ],
+        # The shop's own cache-aside reads (shop/cache.py counts each one), family by family.
+        "families": [
+            {
+                "name": name,
+                "hits": counts["hit"],
+                "misses": counts["miss"],
+                "hit_ratio": _ratio(counts["hit"], counts["miss"]),
+            }
+            for name, counts in sorted(families.items())
+        ],
     }
+
+
+def _ratio(hits: int, misses: int) -> float | None:
+    return hits / (hits + misses) if hits + misses else None
 
 
 def celery(*, timeout: float, app: Celery | None = None) -> dict:
