@@ -167,6 +167,8 @@ CACHES = {
         },
     }
 }
+# ...and each error IGNORE_EXCEPTIONS swallows is logged (django_redis.cache), not silent.
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # --------------------------------------------------------------------------- Celery
 

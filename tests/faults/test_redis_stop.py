@@ -1,9 +1,9 @@
 """Redis stopped under load: the API keeps answering from PostgreSQL and recovers by itself.
 
-Redis holds the API's rate-limit counters (and, once shop/cache.py is wired into the views,
-cached catalogue reads). The live server's cache points at a redis-server of this test's
-own, which is stopped and started while four threads browse the catalogue anonymously and
-as a signed-in shopper. The settings make every cache user degrade to "no cache"
+Redis holds the API's rate-limit counters and the cached catalogue reads (shop/cache.py).
+The live server's cache points at a redis-server of this test's own, which is stopped and
+started while four threads browse the catalogue anonymously and as a signed-in shopper.
+The settings make every cache user degrade to "no cache"
 (IGNORE_EXCEPTIONS, 0.5 s timeouts, no retries): the rate limiter fails open rather than
 refusing everyone, and every request is answered 200 from PostgreSQL.
 """
