@@ -139,6 +139,11 @@ def admin_db_role(superuser, settings):
     The role and its policies are made inside the test's transaction and rolled back with it.
     Rows are made before this, as the owner.
     """
+    with connection.cursor() as cursor:
+        # Both tables' locks first, before anything here changes a catalog row: an autovacuum
+        # of either is then cancelled (a lock waiter cancels autovacuum), instead of waiting
+        # on this transaction's pg_class updates while a CREATE POLICY waits on it (a deadlock).
+        cursor.execute("LOCK TABLE shop_order, shop_orderitem IN ACCESS EXCLUSIVE MODE")
     roles.apply(role=ADMIN_DB_ROLE)
     with connection.cursor() as cursor:
         for table in ("shop_order", "shop_orderitem"):
