@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 UNSAFE = re.compile(r"[^A-Za-z0-9/:<>._-]")
 FINGERPRINT_IN_COMMENT = re.compile(r"/\*fp='([0-9a-f]{16})'")
-ORIGIN_COMMENT = re.compile(r"\n/\*fp='[0-9a-f]{16}'[^*]*\*/(?=;?$)")
 
 # Redis keys (through the cache's prefix, so each test run has its own):
 #   dbhealth:origins:<origin>  hash fingerprint -> executions by that origin
@@ -97,11 +96,6 @@ def commented(sql: str, origin: Origin, fp: str) -> str:
     """The statement with the origin's comment (core.db.with_comment: before a trailing
     semicolon, on a line of its own)."""
     return db.with_comment(sql, f"fp='{fp}',{origin.tags}")
-
-
-def uncommented(sql: str) -> str:
-    """The statement without the origin comment (for tests that read captured SQL)."""
-    return ORIGIN_COMMENT.sub("", sql)
 
 
 class StatementOrigin(db.StatementPart):

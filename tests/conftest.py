@@ -109,6 +109,15 @@ def private_redis(tmp_path, settings):
     server.stop()
 
 
+# The origin comment dbhealth/origins.py puts on every statement (core.db.with_comment).
+ORIGIN_COMMENT = re.compile(r"\n/\*fp='[0-9a-f]{16}'[^*]*\*/(?=;?$)")
+
+
+def uncommented(sql: str) -> str:
+    """A captured statement without its origin comment, for tests that read its SQL."""
+    return ORIGIN_COMMENT.sub("", sql)
+
+
 def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.05):
     """Poll predicate() until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

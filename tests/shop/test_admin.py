@@ -16,7 +16,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from dbhealth.origins import uncommented
 from shop.factories import (
     CategoryFactory,
     OrderFactory,
@@ -26,6 +25,7 @@ from shop.factories import (
     shipping_address_for,
 )
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
+from tests.conftest import uncommented
 
 pytestmark = pytest.mark.django_db
 
