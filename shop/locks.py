@@ -6,7 +6,13 @@ order before its products (services lock the order first, then its lines' produc
 
 One strength for every lock: FOR NO KEY UPDATE, since no write here changes a key, and it
 lets concurrent INSERTs of order items (whose foreign key takes FOR KEY SHARE) proceed.
-A DELETE takes the stronger FOR UPDATE itself; products_for_delete takes it first, in order.
+Two writes take the stronger FOR UPDATE themselves, so their locks take it first: a DELETE
+(products_for_delete), and an UPDATE of a column under a unique index (user_for_update: the
+username and the email).
+
+One lock stands outside, as part of a single statement: the idempotency prune's DELETE
+takes its batch FOR UPDATE SKIP LOCKED in a subquery (services.idempotency_keys_prune), so a
+key being claimed right now is skipped without a round trip.
 """
 
 from collections.abc import Iterable
@@ -15,7 +21,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from shop.errors import ErrorCode, ShopError
-from shop.models import Category, Order, Product, User
+from shop.models import Category, Order, Product, User, UserProfile
 
 
 def products_for_update(product_ids: Iterable[int]) -> QuerySet[Product]:
@@ -73,3 +79,14 @@ def category_for_update(*, category_id: int) -> Category:
         return Category.objects.select_for_update(no_key=True).get(pk=category_id)
     except Category.DoesNotExist:
         raise ShopError(ErrorCode.NOT_FOUND, "No such category.") from None
+
+
+def user_for_update(*, user_id: int) -> User:
+    """The user, locked FOR UPDATE: the UPDATE of a username or an email (columns under a
+    unique index) takes that strength itself, so a weaker lock here would only be upgraded."""
+    return User.objects.select_for_update().get(pk=user_id)
+
+
+def profiles_for_update() -> QuerySet[UserProfile]:
+    """Profiles, locked as they are read (get_or_create locks the row it finds, too)."""
+    return UserProfile.objects.select_for_update(no_key=True)

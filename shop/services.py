@@ -182,10 +182,25 @@ def auth_token_delete(*, user: User) -> None:
     Token.objects.filter(user=user).delete()
 
 
+def staff_user_reset(*, username: str, email: str, password: str) -> tuple[User, bool]:
+    """The superuser `username`, made (with a profile) or reset to staff, active and this
+    password; (user, created). For the demo login (manage.py demo_user)."""
+    with transaction.atomic():
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create_superuser(username, email, password)
+            profile_update(user=user, if_match=None, first_name="Demo", last_name="Staff")
+            return user, True
+        user.is_staff = user.is_superuser = user.is_active = True
+        user.set_password(password)
+        user.save(update_fields=["is_staff", "is_superuser", "is_active", "password"])
+    return user, False
+
+
 def user_update(*, user: User, if_match: Collection[str] | None, **changes: str) -> User:
     """Change the user's username or email, if their ETag still matches (row locked)."""
     with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked = locks.user_for_update(user_id=user.pk)
         _check_if_match(selectors.user_etag(locked), if_match)
         if "email" in changes:
             changes["email"] = User.objects.normalize_email(changes["email"])
@@ -224,7 +239,7 @@ def profile_update(*, user: User, if_match: Collection[str] | None, **changes: s
     with transaction.atomic():
         # A missing profile is the blank one (same ETag), made only when something changes:
         # an empty PATCH, or one that changes nothing, writes no row and no audit event.
-        profile = UserProfile.objects.select_for_update().filter(user_id=user.pk).first()
+        profile = locks.profiles_for_update().filter(user_id=user.pk).first()
         profile = profile or UserProfile(user_id=user.pk)
         _check_if_match(selectors.profile_etag(profile), if_match)
         changes = {
@@ -237,7 +252,7 @@ def profile_update(*, user: User, if_match: Collection[str] | None, **changes: s
             # races safely on the primary key, and the loser then locks and re-reads the
             # winner's row, whose ETag must still match.
             _profile_clean(UserProfile(user_id=user.pk, **changes))
-            profile, created = UserProfile.objects.select_for_update().get_or_create(
+            profile, created = locks.profiles_for_update().get_or_create(
                 user_id=user.pk, defaults=changes
             )
             if created:

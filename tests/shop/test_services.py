@@ -22,7 +22,7 @@ from shop.factories import (
     UserProfileFactory,
     shipping_address_for,
 )
-from shop.models import Category, Order, Product, UserProfile
+from shop.models import Category, Order, Product, User, UserProfile
 
 pytestmark = pytest.mark.django_db
 
@@ -384,3 +384,33 @@ def test_a_checkout_locks_its_products_in_primary_key_order_whatever_its_lines_o
 
     assert "error" not in outcome
     assert list(Product.objects.order_by("pk").values_list("stock_quantity", flat=True)) == [4, 3]
+
+
+# --------------------------------------------------------------------------- the demo login
+
+
+def test_staff_user_reset_makes_the_superuser_with_a_profile_then_resets_it():
+    # Given no such user: it is made, a superuser with the demo profile
+    user, created = services.staff_user_reset(
+        username="demo", email="demo@example.com", password="first-password-1"
+    )
+    assert created is True
+    assert (user.is_staff, user.is_superuser, user.is_active) == (True, True, True)
+    assert user.check_password("first-password-1")
+    profile = UserProfile.objects.get(user=user)
+    assert (profile.first_name, profile.last_name) == ("Demo", "Staff")
+
+    # When it has been demoted and locked out, and is reset with another password
+    User.objects.filter(pk=user.pk).update(is_staff=False, is_superuser=False, is_active=False)
+    again, created = services.staff_user_reset(
+        username="demo", email="ignored@example.com", password="second-password-2"
+    )
+
+    # Then the same row is staff, superuser and active again, with only the new password
+    again.refresh_from_db()
+    assert (again.pk, created) == (user.pk, False)
+    assert (again.is_staff, again.is_superuser, again.is_active) == (True, True, True)
+    assert again.email == "demo@example.com"
+    assert again.check_password("second-password-2")
+    assert not again.check_password("first-password-1")
+    assert UserProfile.objects.filter(user=again).count() == 1

@@ -9,10 +9,8 @@ folder), never from the command line, where `ps` would show it.
 import os
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from shop import services
-from shop.models import User
 
 
 class Command(BaseCommand):
@@ -26,17 +24,6 @@ class Command(BaseCommand):
         password = os.environ.get("DEMO_PASSWORD", "")
         if len(password) < 8:
             raise CommandError("set DEMO_PASSWORD (8 characters or more) in the environment")
-        with transaction.atomic():
-            user = User.objects.filter(username=username).first()
-            if user is None:
-                user = User.objects.create_superuser(username, email, password)
-                services.profile_update(
-                    user=user, if_match=None, first_name="Demo", last_name="Staff"
-                )
-                verb = "Created"
-            else:
-                user.is_staff = user.is_superuser = user.is_active = True
-                user.set_password(password)
-                user.save(update_fields=["is_staff", "is_superuser", "is_active", "password"])
-                verb = "Reset"
+        _, created = services.staff_user_reset(username=username, email=email, password=password)
+        verb = "Created" if created else "Reset"
         self.stdout.write(f"{verb} demo staff user {username!r}.")
