@@ -716,6 +716,19 @@ def order_cancel(
 
 
 @retry_on_conflict
+def _illegal_transition(order: Order, status: str) -> ShopError:
+    """409, naming the statuses the order can move to next (or that it has none)."""
+    allowed = Order.TRANSITIONS[order.status]
+    if allowed:
+        nexts = " or ".join(allowed)
+        message = f"Order {order.pk} is {order.status}: it can move to {nexts}, not {status}."
+        field = f"Not allowed from {order.status}; allowed: {', '.join(allowed)}."
+    else:
+        message = f"Order {order.pk} is {order.status}, a final status: it cannot move to {status}."
+        field = f"Not allowed from {order.status}, a final status."
+    return ShopError(ErrorCode.ILLEGAL_TRANSITION, message, fields={"status": [field]})
+
+
 def order_transition(
     *, order_id: int, status: str, if_match: Collection[str] | None = None
 ) -> Order:
@@ -724,12 +737,7 @@ def order_transition(
         order = locks.order_for_update(order_id=order_id, owner=None)
         _check_if_match(selectors.order_etag(order), if_match)
         if status not in Order.TRANSITIONS[order.status]:
-            allowed = ", ".join(Order.TRANSITIONS[order.status]) or "nothing"
-            raise ShopError(
-                ErrorCode.ILLEGAL_TRANSITION,
-                f"Order {order.pk} is {order.status}; it can move to {allowed}, not {status}.",
-                fields={"status": [f"Not allowed from {order.status}."]},
-            )
+            raise _illegal_transition(order, status)
         if status == Order.Status.CANCELLED:
             return _order_cancel(order=order)
         order.status = status

@@ -508,24 +508,34 @@ def test_staff_move_an_order_along_the_workflow(staff, desk):
 
 
 @pytest.mark.parametrize(
-    ("current", "target"),
+    ("current", "target", "message", "field"),
     [
-        ("pending", "shipped"),
-        ("pending", "delivered"),
-        ("processing", "delivered"),
-        ("shipped", "cancelled"),
-        ("delivered", "shipped"),
-        ("cancelled", "processing"),
+        ("pending", "shipped", "pending: it can move to processing or cancelled, not shipped.",
+         "Not allowed from pending; allowed: processing, cancelled."),
+        ("pending", "delivered", "pending: it can move to processing or cancelled, not delivered.",
+         "Not allowed from pending; allowed: processing, cancelled."),
+        ("processing", "delivered",
+         "processing: it can move to shipped or cancelled, not delivered.",
+         "Not allowed from processing; allowed: shipped, cancelled."),
+        ("shipped", "cancelled", "shipped: it can move to delivered, not cancelled.",
+         "Not allowed from shipped; allowed: delivered."),
+        ("delivered", "shipped", "delivered, a final status: it cannot move to shipped.",
+         "Not allowed from delivered, a final status."),
+        ("cancelled", "processing", "cancelled, a final status: it cannot move to processing.",
+         "Not allowed from cancelled, a final status."),
     ],
-)
-def test_illegal_transitions_are_409_and_nothing_changes(staff, desk, current, target):
+)  # fmt: skip
+def test_illegal_transitions_are_409_name_the_next_statuses_and_change_nothing(
+    staff, desk, current, target, message, field
+):
     order = OrderFactory(status=current, lines=[(desk, 1)])
 
     body = error(
         staff.post(staff_url(order, "transition/"), {"status": target}), 409, "illegal_transition"
     )
 
-    assert body["fields"] == {"status": [f"Not allowed from {current}."]}
+    assert body["message"] == f"Order {order.pk} is {message}"
+    assert body["fields"] == {"status": [field]}
     assert Order.objects.get().status == current
     assert stock(desk) == [5]
 
