@@ -13,6 +13,7 @@ say "1,000+" where the total is not known.
 from collections.abc import Callable
 
 from django.core.paginator import EmptyPage, Paginator
+from django.db import models
 from django.utils.functional import cached_property
 from django.utils.translation import ngettext
 
@@ -127,6 +128,28 @@ class ReadOnlyMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class DatabaseFilledMixin:
+    """An add page leaves out the read-only fields the database fills in on INSERT (a
+    db_default, a generated column): before the row exists they have no value to show, only
+    Django's DatabaseDefault placeholder. The change page shows them as usual."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None:
+            return fieldsets
+        filled = {
+            field.name
+            for field in self.model._meta.concrete_fields
+            if field.db_default is not models.NOT_PROVIDED or field.generated
+        } & set(self.get_readonly_fields(request, obj))
+        kept = []
+        for name, options in fieldsets:
+            fields = [f for f in options.get("fields", ()) if f not in filled]
+            if fields:
+                kept.append((name, {**options, "fields": fields}))
+        return kept
 
 
 class HistoryAdminMixin:

@@ -31,7 +31,12 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import ngettext
 
-from core.admin import CappedCountAdminMixin, HistoryAdminMixin, ReadOnlyMixin
+from core.admin import (
+    CappedCountAdminMixin,
+    DatabaseFilledMixin,
+    HistoryAdminMixin,
+    ReadOnlyMixin,
+)
 from shop import locks, services
 from shop.forms import (
     CategoryAdminForm,
@@ -150,7 +155,9 @@ class UserAdmin(CappedCountAdminMixin, HistoryAdminMixin, DjangoUserAdmin):
 
 
 @admin.register(UserProfile)
-class UserProfileAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmin):
+class UserProfileAdmin(
+    CappedCountAdminMixin, DatabaseFilledMixin, HistoryAdminMixin, admin.ModelAdmin
+):
     list_display = ("user", "first_name", "last_name", "phone", "updated_at")
     list_select_related = ("user",)
     list_filter = ("user__status", "user__is_staff")
@@ -201,7 +208,7 @@ class CategoryLevelFilter(admin.SimpleListFilter):
 
 
 @admin.register(Category)
-class CategoryAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class CategoryAdmin(DatabaseFilledMixin, HistoryAdminMixin, admin.ModelAdmin):
     form = CategoryAdminForm
     list_display = ("name", "slug", "parent", "updated_at")
     list_select_related = ("parent",)
@@ -226,7 +233,7 @@ class CategoryAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmin):
+class ProductAdmin(CappedCountAdminMixin, DatabaseFilledMixin, HistoryAdminMixin, admin.ModelAdmin):
     form = ProductAdminForm
     list_display = ("name", "category", "price", "stock_quantity", "is_active", "updated_at")
     list_select_related = ("category",)

@@ -976,3 +976,23 @@ def test_password_is_set_on_the_password_page_the_hash_field_links_to(staff_clie
     assert response["Location"] == f"/admin/shop/user/{user.pk}/change/"
     user.refresh_from_db()
     assert user.check_password(PASSWORD) is True
+
+
+@pytest.mark.parametrize(
+    ("page", "left_out"),
+    [
+        ("/admin/shop/product/add/", ["version", "created_at", "updated_at", "search_vector"]),
+        ("/admin/shop/category/add/", ["created_at", "updated_at"]),
+        ("/admin/shop/userprofile/add/", ["created_at", "updated_at"]),
+    ],
+)
+def test_add_pages_leave_out_what_the_database_fills_in(staff_client, page, left_out):
+    # Before the INSERT those fields have no value, only Django's DatabaseDefault placeholder.
+    response = staff_client.get(page)
+
+    assert response.status_code == 200
+    assert "DatabaseDefault" not in response.content.decode()
+    shown = [name for fieldset in response.context["adminform"] for line in fieldset
+             for field in line for name in [field.field["name"] if isinstance(field.field, dict)
+                                            else field.field.name]]  # fmt: skip
+    assert [name for name in left_out if name in shown] == []
