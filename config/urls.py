@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.views import healthz
 from dbhealth.metrics import metrics_view
 
 urlpatterns = [
+    # A page pointing newcomers to the API's docs, the admin and the dashboard.
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),
     # Prometheus scrape target: the database health figures (dbhealth/metrics.py).
     path("metrics", metrics_view, name="metrics"),

@@ -469,7 +469,9 @@ def cmd_run(stack: Stack) -> int:
     base = f"http://127.0.0.1:{port}"
     print(
         "\n"
+        f"  Home            {base}/\n"
         f"  Admin           {base}/admin/\n"
+        f"  Dashboard       {base}/admin/dbhealth/\n"
         f"  API             {base}/api/v1/\n"
         f"  API docs        {base}/api/docs/\n"
         f"  Health check    {base}/healthz\n"

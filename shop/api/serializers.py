@@ -197,3 +197,17 @@ class OrderSummaryOutput(serializers.Serializer):
 class OrderOutput(OrderSummaryOutput):
     shipping_address = ShippingAddressSerializer()
     items = OrderItemOutput(many=True, source="item_list")  # selectors.order_get's Prefetch
+
+
+class ApiRootOutput(serializers.Serializer):
+    """Where everything is, as absolute links: a client, or someone with curl, starts here."""
+
+    products = serializers.URLField()
+    categories = serializers.URLField()
+    orders = serializers.URLField()
+    me = serializers.URLField()
+    register = serializers.URLField()
+    login = serializers.URLField()
+    logout = serializers.URLField()
+    docs = serializers.URLField(help_text="Swagger UI for this API.")
+    schema = serializers.URLField(help_text="The OpenAPI 3 schema.")

@@ -166,6 +166,35 @@ class ProfileView(APIView):
 # --------------------------------------------------------------------------- catalogue
 
 
+# The API root's links, by URL name: the shoppers' endpoints and where they are described.
+API_ROOT_LINKS = {
+    "products": "api:products",
+    "categories": "api:categories",
+    "orders": "api:orders",
+    "me": "api:me",
+    "register": "api:register",
+    "login": "api:login",
+    "logout": "api:logout",
+    "docs": "docs",
+    "schema": "schema",
+}
+
+
+class ApiRootView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="api_root",
+        responses={200: s.ApiRootOutput, **_errors(400)},
+        description="Links to every shopper endpoint, the API's documentation and its schema.",
+    )
+    def get(self, request):
+        _no_query_params(request)
+        return Response(
+            {name: request.build_absolute_uri(reverse(url)) for name, url in API_ROOT_LINKS.items()}
+        )
+
+
 class CategoryTreeView(APIView):
     permission_classes = [AllowAny]
 

@@ -220,7 +220,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     }
     password = (data / "demo-password").read_text().strip()
     assert f"Demo staff login: admin / {password}" in output
+    assert f"Home            http://127.0.0.1:{ports['web']}/\n" in output
     assert f"Admin           http://127.0.0.1:{ports['web']}/admin/" in output
+    assert f"Dashboard       http://127.0.0.1:{ports['web']}/admin/dbhealth/" in output
     assert f"API             http://127.0.0.1:{ports['web']}/api/v1/" in output
     assert f"API docs        http://127.0.0.1:{ports['web']}/api/docs/" in output
     assert products_page_size == 5  # the API answers, over the seeded catalogue
