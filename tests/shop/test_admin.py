@@ -156,7 +156,7 @@ CHANGELISTS = {
     "userprofile": (make_profiles, lambda n: n, 4),
     "category": (make_categories, lambda n: 2 * n, 5),
     # 5: no second COUNT(*) for "N total" since the product list is sized for 50,000 rows
-    # (show_full_result_count = False, issue 8).
+    # (show_full_result_count = False).
     "product": (make_products, lambda n: n, 5),
     "order": (make_orders, lambda n: n, 4),
     "orderitem": (make_order_items, lambda n: n, 4),
