@@ -715,7 +715,6 @@ def order_cancel(
         return _order_cancel(order=order)
 
 
-@retry_on_conflict
 def _illegal_transition(order: Order, status: str) -> ShopError:
     """409, naming the statuses the order can move to next (or that it has none)."""
     allowed = Order.TRANSITIONS[order.status]
@@ -729,6 +728,7 @@ def _illegal_transition(order: Order, status: str) -> ShopError:
     return ShopError(ErrorCode.ILLEGAL_TRANSITION, message, fields={"status": [field]})
 
 
+@retry_on_conflict
 def order_transition(
     *, order_id: int, status: str, if_match: Collection[str] | None = None
 ) -> Order:
