@@ -494,8 +494,10 @@ def invalidate_category_tree() -> None:
     _after_commit(action)
 
 
-def invalidate_profile(user_id: int) -> None:
-    _after_commit(lambda pipe: _delete(pipe, [profile_key(user_id)]))
+def invalidate_profiles(user_ids: Iterable[int]) -> None:
+    """These users' profiles changed: their entries go, in one round trip at COMMIT."""
+    keys = [profile_key(pk) for pk in sorted(set(user_ids))]
+    _after_commit(lambda pipe: _delete(pipe, keys))
 
 
 def invalidate_orders(user_id: int, order_ids: Iterable[int] = ()) -> None:

@@ -113,16 +113,24 @@ def _apply_changes(instance: models.Model, changes: dict) -> list[str]:
     return changed
 
 
-def _full_clean(instance: models.Model, *, changed: Collection[str] | None = None) -> None:
+def _full_clean(
+    instance: models.Model,
+    *,
+    changed: Collection[str] | None = None,
+    exclude: Collection[str] = (),
+    validate_unique: bool = True,
+    all_to: str = "non_field_errors",
+) -> None:
     """instance.full_clean() as ShopError(INVALID): the field rules and the model's CHECKs and
-    UNIQUEs (a query each, in a savepoint), only those the `changed` fields take part in."""
-    exclude = None
+    UNIQUEs (a query each, in a savepoint), only those the `changed` fields take part in.
+    all_to: where an error that names no field goes."""
+    excluded = list(exclude)
     if changed is not None:
-        exclude = [field.name for field in instance._meta.fields if field.name not in changed]
+        excluded += [field.name for field in instance._meta.fields if field.name not in changed]
     try:
-        instance.full_clean(exclude=exclude)
+        instance.full_clean(exclude=excluded or None, validate_unique=validate_unique)
     except ValidationError as error:
-        raise _validation_error(error) from None
+        raise _validation_error(error, all_to=all_to) from None
 
 
 # --------------------------------------------------------------------------- accounts
@@ -228,10 +236,7 @@ def user_update(*, user: User, if_match: Collection[str] | None, **changes: str)
 def _profile_clean(profile: UserProfile) -> None:
     """The model's rules before the write. The only CHECK, shop_userprofile_phone_format,
     names no field to Django, so its message is put under "phone"."""
-    try:
-        profile.full_clean(exclude=["user"], validate_unique=False)
-    except ValidationError as error:
-        raise _validation_error(error, all_to="phone") from None
+    _full_clean(profile, exclude=["user"], validate_unique=False, all_to="phone")
 
 
 def profile_update(*, user: User, if_match: Collection[str] | None, **changes: str) -> UserProfile:
@@ -256,14 +261,14 @@ def profile_update(*, user: User, if_match: Collection[str] | None, **changes: s
                 user_id=user.pk, defaults=changes
             )
             if created:
-                cache.invalidate_profile(user.pk)
+                cache.invalidate_profiles([user.pk])
                 return profile
             _check_if_match(selectors.profile_etag(profile), if_match)
         for name, value in changes.items():
             setattr(profile, name, value)
         _profile_clean(profile)
         profile.save(update_fields=list(changes))
-        cache.invalidate_profile(user.pk)
+        cache.invalidate_profiles([user.pk])
     return profile
 
 
@@ -272,8 +277,7 @@ def profile_delete(*, user_ids: Collection[int]) -> int:
     with transaction.atomic():
         ids = list(user_ids)
         deleted, _ = UserProfile.objects.filter(user_id__in=ids).delete()
-        for user_id in ids:
-            cache.invalidate_profile(user_id)
+        cache.invalidate_profiles(ids)
     return deleted
 
 
