@@ -1,10 +1,20 @@
 """Retention: the one way audit events are deleted.
 
-Each batch is its own short transaction: SET LOCAL audit.prune_before = <cutoff> (which the
-append_only trigger checks: only events older than the cutoff may go, and only in this
-transaction), then DELETE up to `batch_size` of the oldest events of one table, found by its
-time index. Short transactions keep locks and WAL bursts small and let autovacuum keep up;
-an interrupted run loses nothing and the next one carries on.
+The event tables are partitioned by month (audit/partitions.py), so retention drops whole
+months: every partition whose range ends at or before the cutoff is DETACHed and DROPped, in
+its own short transaction under a lock_timeout, through the owner's audit_partition_drop()
+(audit/roles.py). No row is deleted one by one, no dead tuple is left for VACUUM, and the WAL
+written is a few catalogue records instead of every deleted row. A month is dropped once all
+of it is older than the cutoff, so events are kept from AUDIT_RETENTION_DAYS up to one month
+longer.
+
+The legacy partition (the events written before the table was partitioned, FROM MINVALUE) is
+the one exception while it still holds events newer than the cutoff: its older events are
+deleted in batches as before, each batch its own short transaction: SET LOCAL
+audit.prune_before = <cutoff> (which the append_only trigger checks: only events older than the
+cutoff may go, and only in this transaction), then DELETE up to `batch_size` of its oldest
+events, found by its time index. Once its whole range is older than the cutoff it is dropped
+like a month.
 
 The Celery beat entry audit-prune runs it daily (config/settings/base.py).
 """
@@ -16,7 +26,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.models import EVENT_MODELS, PRUNE_BEFORE_SETTING
+from audit.models import PRUNE_BEFORE_SETTING
+from audit.partitions import DROP_LOCK_TIMEOUT, LEGACY, partitions
+
+DROP_FUNCTION = "audit_partition_drop"  # audit/roles.py
 
 DEFAULT_BATCH_SIZE = 1_000
 
@@ -24,8 +37,9 @@ DEFAULT_BATCH_SIZE = 1_000
 @dataclass(frozen=True)
 class PruneResult:
     cutoff: datetime
-    deleted: dict[str, int]  # event table: events deleted
+    deleted: dict[str, int]  # event table: events deleted in batches (its legacy partition)
     batches: int
+    dropped: dict[str, list[str]]  # event table: its partitions dropped whole, oldest first
 
 
 def retention_cutoff(*, days: int | None = None, now: datetime | None = None) -> datetime:
@@ -34,24 +48,59 @@ def retention_cutoff(*, days: int | None = None, now: datetime | None = None) ->
 
 
 def audit_prune(*, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> PruneResult:
-    """Delete every event written before `cutoff`, `batch_size` at a time per transaction."""
+    """Drop every partition wholly older than `cutoff`; in the legacy partition, if it stays,
+    delete the events older than `cutoff`, `batch_size` at a time per transaction."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
-    deleted, batches = {}, 0
-    for event_model in EVENT_MODELS:
-        table = event_model._meta.db_table
-        deleted[table] = 0
-        delete = _delete_batch if _may_delete(table) else _delete_batch_through_function
+    deleted, batches, dropped = {}, 0, {}
+    for table, existing in partitions().items():
+        deleted[table], dropped[table] = 0, []
+        for partition in existing:
+            if partition.upper <= cutoff:
+                with transaction.atomic():
+                    drop = _drop if _owns(partition.name) else _drop_through_function
+                    drop(table=table, partition=partition.name)
+                dropped[table].append(partition.name)
+        legacy = f"{table}{LEGACY}"
+        if not any(p.name == legacy and p.upper > cutoff for p in existing):
+            continue
+        delete = _delete_batch if _may_delete(legacy) else _delete_batch_through_function
         while True:
             with transaction.atomic():
-                count = delete(table=table, cutoff=cutoff, batch_size=batch_size)
+                count = delete(table=legacy, cutoff=cutoff, batch_size=batch_size)
             if count == 0:
                 break
             batches += 1
             deleted[table] += count
             if count < batch_size:
                 break
-    return PruneResult(cutoff=cutoff, deleted=deleted, batches=batches)
+    return PruneResult(cutoff=cutoff, deleted=deleted, batches=batches, dropped=dropped)
+
+
+def _owns(table: str) -> bool:
+    """DETACH and DROP are the owner's (and its members'); the application roles are not."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass", [table]
+        )
+        return cursor.fetchone()[0]
+
+
+def _drop(*, table: str, partition: str) -> None:
+    """One month as the owner: DETACH (ACCESS EXCLUSIVE on the event table, so under a
+    lock_timeout: it gives up rather than queue every reader behind it), then DROP."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'")
+        cursor.execute(f"ALTER TABLE {quote(table)} DETACH PARTITION {quote(partition)}")
+        cursor.execute(f"DROP TABLE {quote(partition)}")
+
+
+def _drop_through_function(*, table: str, partition: str) -> None:
+    """One month as the application role: the owner's SECURITY DEFINER function does the same,
+    and refuses a month newer than the retention period (audit/roles.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {DROP_FUNCTION}(%s::regclass)", [partition])
 
 
 def _may_delete(table: str) -> bool:

@@ -23,8 +23,10 @@ from pghistory.trigger import Event
 from psycopg import sql
 
 from audit.models import EVENT_ID_SEQUENCE, EVENT_MODELS, PRUNE_BEFORE_SETTING
+from audit.partitions import DROP_LOCK_TIMEOUT, LEGACY, MAKE_FUNCTION, partitions
 
 PRUNE_FUNCTION = "audit_prune_batch"
+DROP_FUNCTION = "audit_partition_drop"
 
 
 def event_tables() -> list[str]:
@@ -34,6 +36,12 @@ def event_tables() -> list[str]:
 def history_tables() -> list[str]:
     """Tables only the audit triggers (and the owner) write: the event tables and the context."""
     return [*event_tables(), Context._meta.db_table]
+
+
+def partition_tables() -> list[str]:
+    """Every partition of the event tables: the owner's alone. Read through the parent, where
+    row-level security applies (a partition has no policy of its own)."""
+    return [p.name for found in partitions().values() for p in found]
 
 
 def history_grants(roles: list[str]) -> list[sql.Composed]:
@@ -46,6 +54,12 @@ def history_grants(roles: list[str]) -> list[sql.Composed]:
                 sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), name),
                 sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), name),
             ]
+        # No grant at all on a partition (a table made later gets the schema's default
+        # privileges, which audit_partition_make() revokes).
+        for table in partition_tables():
+            statements.append(
+                sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), name)
+            )
         # The events' ids are drawn by the triggers, as the owner.
         statements.append(
             sql.SQL("REVOKE ALL ON SEQUENCE {} FROM {}").format(
@@ -63,7 +77,7 @@ def prune_function() -> sql.Composed:
         DECLARE
             deleted int;
         BEGIN
-            IF tbl::text <> ALL ({tables}::text[]) THEN
+            IF tbl::text <> ALL ({tables}::text[] || {legacy}::text[]) THEN
                 RAISE EXCEPTION '% is not an audit event table', tbl
                     USING ERRCODE = 'insufficient_privilege';
             END IF;
@@ -84,20 +98,64 @@ def prune_function() -> sql.Composed:
     ).format(
         function=sql.Identifier(PRUNE_FUNCTION),
         tables=sql.Literal(event_tables()),
+        legacy=sql.Literal([f"{table}{LEGACY}" for table in event_tables()]),
         days=sql.Literal(settings.AUDIT_RETENTION_DAYS),
         setting=sql.Literal(PRUNE_BEFORE_SETTING),
     )
 
 
+def drop_function() -> sql.Composed:
+    """audit_partition_drop(partition): DETACH and DROP one partition of an event table whose
+    whole range is older than the retention period (the days written in when it is made)."""
+    return sql.SQL(
+        r"""
+        CREATE OR REPLACE FUNCTION {function}(part regclass)
+        RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+        SET search_path = public, pg_temp SET lock_timeout = {timeout} AS $fn$
+        DECLARE
+            parent regclass;
+            upper timestamptz;
+        BEGIN
+            SELECT i.inhparent, substring(pg_get_expr(c.relpartbound, c.oid)
+                                          FROM 'TO \(''([^'']*)''\)')::timestamptz
+              INTO parent, upper
+              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhrelid = part;
+            IF parent IS NULL OR parent::text <> ALL ({tables}::text[]) THEN
+                RAISE EXCEPTION '% is not a partition of an audit event table', part
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF upper > now() - make_interval(days => {days}) THEN
+                RAISE EXCEPTION 'events newer than % days are kept', {days}
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', parent, part);
+            EXECUTE format('DROP TABLE %s', part);
+        END
+        $fn$
+        """
+    ).format(
+        function=sql.Identifier(DROP_FUNCTION),
+        timeout=sql.Literal(DROP_LOCK_TIMEOUT),
+        tables=sql.Literal(event_tables()),
+        days=sql.Literal(settings.AUDIT_RETENTION_DAYS),
+    )
+
+
 def role_grants(role: str) -> list[sql.Composed]:
-    """What core.roles.apply() adds for a login role: read-only history, the prune function."""
-    function = sql.Identifier(PRUNE_FUNCTION)
-    return [
-        *history_grants([role]),
-        prune_function(),
-        sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(function),
-        sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, sql.Identifier(role)),
-    ]
+    """What core.roles.apply() adds for a login role: read-only history, the prune and
+    partition functions (retention, and the next months made ahead)."""
+    statements = [*history_grants([role]), prune_function(), drop_function()]
+    for function in (
+        sql.SQL("{}(regclass, timestamptz, int)").format(sql.Identifier(PRUNE_FUNCTION)),
+        sql.SQL("{}(regclass)").format(sql.Identifier(DROP_FUNCTION)),
+        sql.SQL("{}(regclass, date)").format(sql.Identifier(MAKE_FUNCTION)),
+    ):
+        statements += [
+            sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(function),
+            sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(function, sql.Identifier(role)),
+        ]
+    return statements
 
 
 def history_trigger_functions() -> set[str]:

@@ -84,6 +84,71 @@ CREATE FUNCTION public._pgtrigger_should_ignore(trigger_name name) RETURNS boole
         $$;
 
 --
+-- Name: audit_partition_drop(regclass); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit_partition_drop(part regclass) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    SET lock_timeout TO '1s'
+    AS $$
+        DECLARE
+            parent regclass;
+            upper timestamptz;
+        BEGIN
+            SELECT i.inhparent, substring(pg_get_expr(c.relpartbound, c.oid)
+                                          FROM 'TO \(''([^'']*)''\)')::timestamptz
+              INTO parent, upper
+              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhrelid = part;
+            IF parent IS NULL OR parent::text <> ALL ('{audit_userevent,audit_usergroupevent,audit_userpermissionevent,audit_userprofileevent,audit_categoryevent,audit_productevent,audit_orderevent,audit_orderitemevent}'::text[]) THEN
+                RAISE EXCEPTION '% is not a partition of an audit event table', part
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF upper > now() - make_interval(days => 365) THEN
+                RAISE EXCEPTION 'events newer than % days are kept', 365
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', parent, part);
+            EXECUTE format('DROP TABLE %s', part);
+        END
+        $$;
+
+--
+-- Name: audit_partition_make(regclass, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit_partition_make(parent regclass, month date) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'public', 'pg_temp'
+    SET lock_timeout TO '2s'
+    AS $$
+DECLARE
+    first date := date_trunc('month', month)::date;
+    name text := parent::text || '__' || to_char(first, 'YYYY_MM');
+    grantee oid;
+BEGIN
+    IF parent::text <> ALL (ARRAY['audit_userevent', 'audit_usergroupevent', 'audit_userpermissionevent', 'audit_userprofileevent', 'audit_categoryevent', 'audit_productevent', 'audit_orderevent', 'audit_orderitemevent']::text[]) THEN
+        RAISE EXCEPTION '% is not an audit event table', parent
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF to_regclass(name) IS NOT NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('CREATE TABLE %I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION INCLUDING STATISTICS)', name, parent);
+    FOR grantee IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
+                    WHERE c.oid = name::regclass AND a.grantee <> c.relowner LOOP
+        EXECUTE format('REVOKE ALL ON %I FROM %s', name,
+                       CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE grantee::regrole::text END);
+    END LOOP;
+    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                   parent, name, first::timestamp AT TIME ZONE 'UTC',
+                   (first + interval '1 month')::timestamp AT TIME ZONE 'UTC');
+    RETURN name;
+END
+$$;
+
+--
 -- Name: audit_prune_batch(regclass, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -94,7 +159,7 @@ CREATE FUNCTION public.audit_prune_batch(tbl regclass, cutoff timestamp with tim
         DECLARE
             deleted int;
         BEGIN
-            IF tbl::text <> ALL ('{audit_userevent,audit_usergroupevent,audit_userpermissionevent,audit_userprofileevent,audit_categoryevent,audit_productevent,audit_orderevent,audit_orderitemevent}'::text[]) THEN
+            IF tbl::text <> ALL ('{audit_userevent,audit_usergroupevent,audit_userpermissionevent,audit_userprofileevent,audit_categoryevent,audit_productevent,audit_orderevent,audit_orderitemevent}'::text[] || '{audit_userevent__legacy,audit_usergroupevent__legacy,audit_userpermissionevent__legacy,audit_userprofileevent__legacy,audit_categoryevent__legacy,audit_productevent__legacy,audit_orderevent__legacy,audit_orderitemevent__legacy}'::text[]) THEN
                 RAISE EXCEPTION '% is not an audit event table', tbl
                     USING ERRCODE = 'insufficient_privilege';
             END IF;
@@ -1118,7 +1183,8 @@ END) STORED,
     slug character varying(140) NOT NULL,
     parent_id bigint,
     pgh_obj_id bigint NOT NULL
-);
+)
+PARTITION BY RANGE (pgh_created_at);
 
 --
 -- Name: COLUMN audit_categoryevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
@@ -1157,7 +1223,8 @@ END) STORED,
     pgh_obj_id bigint NOT NULL,
     user_id bigint NOT NULL,
     CONSTRAINT audit_orderevent_version_check CHECK ((version >= 0))
-);
+)
+PARTITION BY RANGE (pgh_created_at);
 
 --
 -- Name: COLUMN audit_orderevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
@@ -1211,7 +1278,8 @@ END) STORED,
     order_id bigint NOT NULL,
     pgh_obj_id bigint NOT NULL,
     product_id bigint NOT NULL
-);
+)
+PARTITION BY RANGE (pgh_created_at);
 
 --
 -- Name: COLUMN audit_orderitemevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
@@ -1266,7 +1334,8 @@ END) STORED,
     category_id bigint NOT NULL,
     pgh_obj_id bigint NOT NULL,
     CONSTRAINT audit_productevent_version_check CHECK ((version >= 0))
-);
+)
+PARTITION BY RANGE (pgh_created_at);
 
 --
 -- Name: COLUMN audit_productevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
@@ -1312,7 +1381,8 @@ END) STORED,
     is_staff boolean DEFAULT false NOT NULL,
     is_active boolean DEFAULT true NOT NULL,
     pgh_obj_id bigint NOT NULL
-);
+)
+PARTITION BY RANGE (pgh_created_at);
 
 --
 -- Name: COLUMN audit_userevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
@@ -1351,7 +1421,8 @@ END) STORED,
     group_id integer NOT NULL,
     pgh_obj_id bigint NOT NULL,
     user_id bigint NOT NULL
-);
+)
+PARTITION BY RANGE (pgh_created_at);
 
 --
 -- Name: COLUMN audit_usergroupevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
@@ -1384,7 +1455,8 @@ END) STORED,
     permission_id integer NOT NULL,
     pgh_obj_id bigint NOT NULL,
     user_id bigint NOT NULL
-);
+)
+PARTITION BY RANGE (pgh_created_at);
 
 --
 -- Name: COLUMN audit_userpermissionevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
@@ -1422,7 +1494,8 @@ END) STORED,
     avatar_url character varying(500) DEFAULT ''::character varying NOT NULL,
     pgh_obj_id bigint NOT NULL,
     user_id bigint NOT NULL
-);
+)
+PARTITION BY RANGE (pgh_created_at);
 
 --
 -- Name: COLUMN audit_userprofileevent.pgh_id; Type: COMMENT; Schema: public; Owner: -
@@ -2198,56 +2271,56 @@ COMMENT ON TABLE public.shop_userprofile IS 'Optional personal details, one row 
 --
 
 ALTER TABLE ONLY public.audit_categoryevent
-    ADD CONSTRAINT audit_categoryevent_pkey PRIMARY KEY (pgh_id);
+    ADD CONSTRAINT audit_categoryevent_pkey PRIMARY KEY (pgh_id, pgh_created_at);
 
 --
 -- Name: audit_orderevent audit_orderevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.audit_orderevent
-    ADD CONSTRAINT audit_orderevent_pkey PRIMARY KEY (pgh_id);
+    ADD CONSTRAINT audit_orderevent_pkey PRIMARY KEY (pgh_id, pgh_created_at);
 
 --
 -- Name: audit_orderitemevent audit_orderitemevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.audit_orderitemevent
-    ADD CONSTRAINT audit_orderitemevent_pkey PRIMARY KEY (pgh_id);
+    ADD CONSTRAINT audit_orderitemevent_pkey PRIMARY KEY (pgh_id, pgh_created_at);
 
 --
 -- Name: audit_productevent audit_productevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.audit_productevent
-    ADD CONSTRAINT audit_productevent_pkey PRIMARY KEY (pgh_id);
+    ADD CONSTRAINT audit_productevent_pkey PRIMARY KEY (pgh_id, pgh_created_at);
 
 --
 -- Name: audit_userevent audit_userevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.audit_userevent
-    ADD CONSTRAINT audit_userevent_pkey PRIMARY KEY (pgh_id);
+    ADD CONSTRAINT audit_userevent_pkey PRIMARY KEY (pgh_id, pgh_created_at);
 
 --
 -- Name: audit_usergroupevent audit_usergroupevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.audit_usergroupevent
-    ADD CONSTRAINT audit_usergroupevent_pkey PRIMARY KEY (pgh_id);
+    ADD CONSTRAINT audit_usergroupevent_pkey PRIMARY KEY (pgh_id, pgh_created_at);
 
 --
 -- Name: audit_userpermissionevent audit_userpermissionevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.audit_userpermissionevent
-    ADD CONSTRAINT audit_userpermissionevent_pkey PRIMARY KEY (pgh_id);
+    ADD CONSTRAINT audit_userpermissionevent_pkey PRIMARY KEY (pgh_id, pgh_created_at);
 
 --
 -- Name: audit_userprofileevent audit_userprofileevent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.audit_userprofileevent
-    ADD CONSTRAINT audit_userprofileevent_pkey PRIMARY KEY (pgh_id);
+    ADD CONSTRAINT audit_userprofileevent_pkey PRIMARY KEY (pgh_id, pgh_created_at);
 
 --
 -- Name: auth_group auth_group_name_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2519,193 +2592,193 @@ ALTER TABLE ONLY public.shop_userprofile
 -- Name: audit_category_del_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_category_del_idx ON public.audit_categoryevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+CREATE INDEX audit_category_del_idx ON ONLY public.audit_categoryevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
 
 --
 -- Name: audit_category_obj_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_category_obj_idx ON public.audit_categoryevent USING btree (pgh_obj_id, pgh_id DESC);
+CREATE INDEX audit_category_obj_idx ON ONLY public.audit_categoryevent USING btree (pgh_obj_id, pgh_id DESC);
 
 --
 -- Name: audit_category_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_category_time_idx ON public.audit_categoryevent USING btree (pgh_created_at DESC, pgh_id DESC);
+CREATE INDEX audit_category_time_idx ON ONLY public.audit_categoryevent USING btree (pgh_created_at DESC, pgh_id DESC);
 
 --
 -- Name: audit_category_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_category_user_idx ON public.audit_categoryevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+CREATE INDEX audit_category_user_idx ON ONLY public.audit_categoryevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
 
 --
 -- Name: audit_order_del_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_order_del_idx ON public.audit_orderevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+CREATE INDEX audit_order_del_idx ON ONLY public.audit_orderevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
 
 --
 -- Name: audit_order_obj_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_order_obj_idx ON public.audit_orderevent USING btree (pgh_obj_id, pgh_id DESC);
+CREATE INDEX audit_order_obj_idx ON ONLY public.audit_orderevent USING btree (pgh_obj_id, pgh_id DESC);
 
 --
 -- Name: audit_order_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_order_time_idx ON public.audit_orderevent USING btree (pgh_created_at DESC, pgh_id DESC);
+CREATE INDEX audit_order_time_idx ON ONLY public.audit_orderevent USING btree (pgh_created_at DESC, pgh_id DESC);
 
 --
 -- Name: audit_order_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_order_user_idx ON public.audit_orderevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+CREATE INDEX audit_order_user_idx ON ONLY public.audit_orderevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
 
 --
 -- Name: audit_orderitem_del_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_orderitem_del_idx ON public.audit_orderitemevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+CREATE INDEX audit_orderitem_del_idx ON ONLY public.audit_orderitemevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
 
 --
 -- Name: audit_orderitem_obj_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_orderitem_obj_idx ON public.audit_orderitemevent USING btree (pgh_obj_id, pgh_id DESC);
+CREATE INDEX audit_orderitem_obj_idx ON ONLY public.audit_orderitemevent USING btree (pgh_obj_id, pgh_id DESC);
 
 --
 -- Name: audit_orderitem_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_orderitem_time_idx ON public.audit_orderitemevent USING btree (pgh_created_at DESC, pgh_id DESC);
+CREATE INDEX audit_orderitem_time_idx ON ONLY public.audit_orderitemevent USING btree (pgh_created_at DESC, pgh_id DESC);
 
 --
 -- Name: audit_orderitem_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_orderitem_user_idx ON public.audit_orderitemevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+CREATE INDEX audit_orderitem_user_idx ON ONLY public.audit_orderitemevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
 
 --
 -- Name: audit_product_del_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_product_del_idx ON public.audit_productevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+CREATE INDEX audit_product_del_idx ON ONLY public.audit_productevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
 
 --
 -- Name: audit_product_obj_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_product_obj_idx ON public.audit_productevent USING btree (pgh_obj_id, pgh_id DESC);
+CREATE INDEX audit_product_obj_idx ON ONLY public.audit_productevent USING btree (pgh_obj_id, pgh_id DESC);
 
 --
 -- Name: audit_product_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_product_time_idx ON public.audit_productevent USING btree (pgh_created_at DESC, pgh_id DESC);
+CREATE INDEX audit_product_time_idx ON ONLY public.audit_productevent USING btree (pgh_created_at DESC, pgh_id DESC);
 
 --
 -- Name: audit_product_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_product_user_idx ON public.audit_productevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+CREATE INDEX audit_product_user_idx ON ONLY public.audit_productevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
 
 --
 -- Name: audit_profile_del_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_profile_del_idx ON public.audit_userprofileevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+CREATE INDEX audit_profile_del_idx ON ONLY public.audit_userprofileevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
 
 --
 -- Name: audit_profile_obj_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_profile_obj_idx ON public.audit_userprofileevent USING btree (pgh_obj_id, pgh_id DESC);
+CREATE INDEX audit_profile_obj_idx ON ONLY public.audit_userprofileevent USING btree (pgh_obj_id, pgh_id DESC);
 
 --
 -- Name: audit_profile_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_profile_time_idx ON public.audit_userprofileevent USING btree (pgh_created_at DESC, pgh_id DESC);
+CREATE INDEX audit_profile_time_idx ON ONLY public.audit_userprofileevent USING btree (pgh_created_at DESC, pgh_id DESC);
 
 --
 -- Name: audit_profile_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_profile_user_idx ON public.audit_userprofileevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+CREATE INDEX audit_profile_user_idx ON ONLY public.audit_userprofileevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
 
 --
 -- Name: audit_user_del_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_user_del_idx ON public.audit_userevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+CREATE INDEX audit_user_del_idx ON ONLY public.audit_userevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
 
 --
 -- Name: audit_user_obj_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_user_obj_idx ON public.audit_userevent USING btree (pgh_obj_id, pgh_id DESC);
+CREATE INDEX audit_user_obj_idx ON ONLY public.audit_userevent USING btree (pgh_obj_id, pgh_id DESC);
 
 --
 -- Name: audit_user_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_user_time_idx ON public.audit_userevent USING btree (pgh_created_at DESC, pgh_id DESC);
+CREATE INDEX audit_user_time_idx ON ONLY public.audit_userevent USING btree (pgh_created_at DESC, pgh_id DESC);
 
 --
 -- Name: audit_user_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_user_user_idx ON public.audit_userevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+CREATE INDEX audit_user_user_idx ON ONLY public.audit_userevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
 
 --
 -- Name: audit_usergroup_del_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_usergroup_del_idx ON public.audit_usergroupevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+CREATE INDEX audit_usergroup_del_idx ON ONLY public.audit_usergroupevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
 
 --
 -- Name: audit_usergroup_obj_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_usergroup_obj_idx ON public.audit_usergroupevent USING btree (pgh_obj_id, pgh_id DESC);
+CREATE INDEX audit_usergroup_obj_idx ON ONLY public.audit_usergroupevent USING btree (pgh_obj_id, pgh_id DESC);
 
 --
 -- Name: audit_usergroup_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_usergroup_time_idx ON public.audit_usergroupevent USING btree (pgh_created_at DESC, pgh_id DESC);
+CREATE INDEX audit_usergroup_time_idx ON ONLY public.audit_usergroupevent USING btree (pgh_created_at DESC, pgh_id DESC);
 
 --
 -- Name: audit_usergroup_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_usergroup_user_idx ON public.audit_usergroupevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+CREATE INDEX audit_usergroup_user_idx ON ONLY public.audit_usergroupevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
 
 --
 -- Name: audit_userperm_del_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_userperm_del_idx ON public.audit_userpermissionevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
+CREATE INDEX audit_userperm_del_idx ON ONLY public.audit_userpermissionevent USING btree (pgh_created_at DESC, pgh_id DESC) WHERE (pgh_label = 'delete'::text);
 
 --
 -- Name: audit_userperm_obj_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_userperm_obj_idx ON public.audit_userpermissionevent USING btree (pgh_obj_id, pgh_id DESC);
+CREATE INDEX audit_userperm_obj_idx ON ONLY public.audit_userpermissionevent USING btree (pgh_obj_id, pgh_id DESC);
 
 --
 -- Name: audit_userperm_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_userperm_time_idx ON public.audit_userpermissionevent USING btree (pgh_created_at DESC, pgh_id DESC);
+CREATE INDEX audit_userperm_time_idx ON ONLY public.audit_userpermissionevent USING btree (pgh_created_at DESC, pgh_id DESC);
 
 --
 -- Name: audit_userperm_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX audit_userperm_user_idx ON public.audit_userpermissionevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
+CREATE INDEX audit_userperm_user_idx ON ONLY public.audit_userpermissionevent USING btree (pgh_user_id, pgh_created_at DESC, pgh_id DESC) WHERE (pgh_user_id IS NOT NULL);
 
 --
 -- Name: auth_group_name_a6ea08ec_like; Type: INDEX; Schema: public; Owner: -
@@ -2906,22 +2979,10 @@ CREATE INDEX shop_user_username_0b1fc3cb_like ON public.shop_user USING btree (u
 CREATE TRIGGER pgtrigger_append_only_32bc7 BEFORE DELETE OR UPDATE ON public.audit_userprofileevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_32bc7();
 
 --
--- Name: TRIGGER pgtrigger_append_only_32bc7 ON audit_userprofileevent; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER pgtrigger_append_only_32bc7 ON public.audit_userprofileevent IS '4fdf17a992bba2c0db368a7342447e3f3274448e';
-
---
 -- Name: audit_userevent pgtrigger_append_only_62dad; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER pgtrigger_append_only_62dad BEFORE DELETE OR UPDATE ON public.audit_userevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_62dad();
-
---
--- Name: TRIGGER pgtrigger_append_only_62dad ON audit_userevent; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER pgtrigger_append_only_62dad ON public.audit_userevent IS '4dcc950fff6e66d395b048f37ec8ad767a43c68a';
 
 --
 -- Name: audit_productevent pgtrigger_append_only_7a187; Type: TRIGGER; Schema: public; Owner: -
@@ -2930,22 +2991,10 @@ COMMENT ON TRIGGER pgtrigger_append_only_62dad ON public.audit_userevent IS '4dc
 CREATE TRIGGER pgtrigger_append_only_7a187 BEFORE DELETE OR UPDATE ON public.audit_productevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_7a187();
 
 --
--- Name: TRIGGER pgtrigger_append_only_7a187 ON audit_productevent; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER pgtrigger_append_only_7a187 ON public.audit_productevent IS 'e5613326981dffa96574d9a22d6372328f9783c0';
-
---
 -- Name: audit_categoryevent pgtrigger_append_only_9bb86; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER pgtrigger_append_only_9bb86 BEFORE DELETE OR UPDATE ON public.audit_categoryevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_9bb86();
-
---
--- Name: TRIGGER pgtrigger_append_only_9bb86 ON audit_categoryevent; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER pgtrigger_append_only_9bb86 ON public.audit_categoryevent IS 'e01bd0507c67c9749a5ed96ff77f7aed3acc48ca';
 
 --
 -- Name: audit_orderevent pgtrigger_append_only_a4de2; Type: TRIGGER; Schema: public; Owner: -
@@ -2954,22 +3003,10 @@ COMMENT ON TRIGGER pgtrigger_append_only_9bb86 ON public.audit_categoryevent IS 
 CREATE TRIGGER pgtrigger_append_only_a4de2 BEFORE DELETE OR UPDATE ON public.audit_orderevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_a4de2();
 
 --
--- Name: TRIGGER pgtrigger_append_only_a4de2 ON audit_orderevent; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER pgtrigger_append_only_a4de2 ON public.audit_orderevent IS 'ffd600e65e9dbf8e671d59e0919daf1f17d29fd6';
-
---
 -- Name: audit_usergroupevent pgtrigger_append_only_a9ace; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER pgtrigger_append_only_a9ace BEFORE DELETE OR UPDATE ON public.audit_usergroupevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_a9ace();
-
---
--- Name: TRIGGER pgtrigger_append_only_a9ace ON audit_usergroupevent; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER pgtrigger_append_only_a9ace ON public.audit_usergroupevent IS '84d090bae5fd37137891475dba884a9048ff4af0';
 
 --
 -- Name: audit_orderitemevent pgtrigger_append_only_d7474; Type: TRIGGER; Schema: public; Owner: -
@@ -2978,22 +3015,10 @@ COMMENT ON TRIGGER pgtrigger_append_only_a9ace ON public.audit_usergroupevent IS
 CREATE TRIGGER pgtrigger_append_only_d7474 BEFORE DELETE OR UPDATE ON public.audit_orderitemevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_d7474();
 
 --
--- Name: TRIGGER pgtrigger_append_only_d7474 ON audit_orderitemevent; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER pgtrigger_append_only_d7474 ON public.audit_orderitemevent IS '78cf13694e2d1f07d954a22c7b7e8b38164c79f7';
-
---
 -- Name: audit_userpermissionevent pgtrigger_append_only_d8b78; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER pgtrigger_append_only_d8b78 BEFORE DELETE OR UPDATE ON public.audit_userpermissionevent FOR EACH ROW EXECUTE FUNCTION public.pgtrigger_append_only_d8b78();
-
---
--- Name: TRIGGER pgtrigger_append_only_d8b78 ON audit_userpermissionevent; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TRIGGER pgtrigger_append_only_d8b78 ON public.audit_userpermissionevent IS 'da812c1f35cdb1edecbea16b259be94cab74cdfb';
 
 --
 -- Name: shop_user_groups pgtrigger_audit_delete_281ce; Type: TRIGGER; Schema: public; Owner: -

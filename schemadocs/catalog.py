@@ -16,6 +16,7 @@ SELECT c.oid, c.relname, COALESCE(obj_description(c.oid, 'pg_class'), '')
   FROM pg_class c
  WHERE c.relnamespace = current_schema()::regnamespace
    AND c.relkind IN ('r', 'p')
+   AND NOT c.relispartition  -- a partitioned table is documented once, its partitions are data
    AND c.relname LIKE ANY (%s)
  ORDER BY c.relname
 """

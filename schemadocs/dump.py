@@ -33,6 +33,13 @@ SELECT nspname FROM pg_namespace
 """
 
 
+PARTITIONS_SQL = """
+SELECT relname FROM pg_class
+ WHERE relispartition AND relkind IN ('r', 'p') AND relnamespace = current_schema()::regnamespace
+ ORDER BY relname
+"""
+
+
 def pg_dump_path() -> Path:
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
@@ -45,9 +52,9 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def pg_dump(database: dict, exclude_schemas: list[str] = ()) -> str:
+def pg_dump(database: dict, exclude_schemas: list[str] = (), exclude_tables: list[str] = ()) -> str:
     """`pg_dump --schema-only` of a database given as a Django DATABASES entry, without the
-    schemas named (each quoted: a name, not a pattern)."""
+    schemas and tables named (each quoted: a name, not a pattern)."""
     env = {**os.environ, "PGPASSWORD": str(database.get("PASSWORD") or "")}
     argv = [
         str(pg_dump_path()),
@@ -59,6 +66,7 @@ def pg_dump(database: dict, exclude_schemas: list[str] = ()) -> str:
         "--username", database.get("USER") or "postgres",
         "--dbname", database["NAME"],
         *(f"--exclude-schema={quoted(name)}" for name in exclude_schemas),
+        *(f"--exclude-table={quoted(name)}" for name in exclude_tables),
     ]  # fmt: skip
     result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode:
@@ -85,4 +93,8 @@ def server_major(cursor) -> int:
 def schema_sql(database: dict, cursor) -> str:
     cursor.execute(OTHER_SCHEMAS_SQL, [])
     others = [name for (name,) in cursor.fetchall()]
-    return normalise_dump(pg_dump(database, others), server_major(cursor))
+    # Partitions are data, not schema: which months exist depends on the day it runs. Their
+    # partitioned table is dumped, with its key.
+    cursor.execute(PARTITIONS_SQL)
+    partitions = [name for (name,) in cursor.fetchall()]
+    return normalise_dump(pg_dump(database, others, partitions), server_major(cursor))

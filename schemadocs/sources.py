@@ -223,6 +223,14 @@ def constraint_reason(table: Table, constraint: Constraint) -> str:
     declared = {c.name for c in model._meta.constraints}
     if constraint.name in declared:
         return where.meta_reason("constraints", constraint.name)
+    pk = [model._meta.pk.column]
+    if constraint.kind == "p" and constraint.columns[:1] == pk and len(constraint.columns) > 1:
+        # A partitioned table (audit/partitions.py).
+        rest = ", ".join(f"`{column}`" for column in constraint.columns[1:])
+        return (
+            f"{where.field_reason(model._meta.pk.name, 'primary_key')}; with {rest}, the "
+            "partition key, which a partitioned table's primary key must contain."
+        )
     if len(constraint.columns) != 1:
         return ""
     model_fld = model_field(model, constraint.columns[0])

@@ -176,6 +176,15 @@ def _give(cursor, table: str, attributes: dict, *, triggers: bool = True) -> Non
         cursor.execute(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY")
     if force:
         cursor.execute(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY")
+    # A table made here starts with the schema's default privileges: exactly the copied ones.
+    for (grantee,) in _fetch(
+        cursor,
+        "SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END"
+        " FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = %s::regclass"
+        " AND a.grantee <> c.relowner",
+        [table],
+    ):
+        cursor.execute(f"REVOKE ALL ON {t} FROM {grantee}")
     for grantee, privilege in attributes["grants"]:
         cursor.execute(f"GRANT {privilege} ON {t} TO {grantee}")
     if attributes["comment"]:

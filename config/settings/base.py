@@ -198,6 +198,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Audit history older than AUDIT_RETENTION_DAYS, deleted in small transactions.
     "audit-prune": {"task": "audit.tasks.audit_prune_task", "schedule": 24 * 60 * 60},
+    # The event tables' partitions for the next months, made ahead (audit/partitions.py).
+    "audit-partitions": {"task": "audit.tasks.audit_partitions_task", "schedule": 24 * 60 * 60},
     # Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS, deleted in small transactions.
     "shop-idempotency-prune": {"task": "shop.tasks.idempotency_keys_prune", "schedule": 60 * 60},
     # The detail pages of the best sellers, refreshed before their entries expire (300 s).

@@ -18,19 +18,27 @@ ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true)
         FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k)
 """
 
+# A partition's index is counted under its partitioned index (one row: scans and bytes summed).
 UNUSED_SQL = f"""
-SELECT s.indexrelid::regclass::text AS index_name, s.relname AS table_name,
-       s.relid::regclass::text AS relation, n.nspname AS schema,
-       s.idx_scan, pg_relation_size(s.indexrelid) AS bytes,
+WITH s AS (
+    SELECT coalesce(pg_partition_root(indexrelid), indexrelid) AS indexrelid,
+           sum(idx_scan)::bigint AS idx_scan, sum(pg_relation_size(indexrelid))::bigint AS bytes
+      FROM pg_stat_user_indexes
+     GROUP BY 1
+)
+SELECT s.indexrelid::regclass::text AS index_name, t.relname AS table_name,
+       i.indrelid::regclass::text AS relation, n.nspname AS schema,
+       s.idx_scan, s.bytes,
        pg_get_indexdef(s.indexrelid) AS definition, {INDEX_COLUMNS} AS columns
-  FROM pg_stat_user_indexes s
+  FROM s
   JOIN pg_index i ON i.indexrelid = s.indexrelid
-  JOIN pg_namespace n ON n.nspname = s.schemaname
+  JOIN pg_class t ON t.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
  WHERE s.idx_scan = 0
    AND NOT i.indisunique
    AND i.indisvalid
    AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)
-   AND pg_relation_size(s.indexrelid) >= %s
+   AND s.bytes >= %s
  ORDER BY bytes DESC, index_name
 """  # noqa: S608 - module constants only
 
@@ -71,16 +79,24 @@ SELECT c.conname AS constraint_name, t.relname AS table_name,
 """  # noqa: S608 - module constants only
 
 # Tables of at least MIN rows whose scans mostly are sequential (PgHero's "missing indexes").
+# A partition's scans are counted under its partitioned table (one row, summed).
 SEQ_SCANS_SQL = """
-SELECT relname AS table_name, relid::regclass::text AS relation, schemaname AS schema,
-       seq_scan, seq_tup_read, coalesce(idx_scan, 0) AS idx_scan, n_live_tup,
-       seq_tup_read / NULLIF(seq_scan, 0) AS rows_per_seq_scan,
-       coalesce(idx_scan, 0)::float8 / NULLIF(seq_scan + coalesce(idx_scan, 0), 0)
-         AS index_share
-  FROM pg_stat_user_tables
- WHERE seq_scan > 0
-   AND n_live_tup >= %s
-   AND coalesce(idx_scan, 0)::float8 / NULLIF(seq_scan + coalesce(idx_scan, 0), 0) < %s
+WITH s AS (
+    SELECT coalesce(pg_partition_root(relid), relid) AS relid, schemaname,
+           sum(seq_scan)::bigint AS seq_scan, sum(seq_tup_read)::bigint AS seq_tup_read,
+           sum(coalesce(idx_scan, 0))::bigint AS idx_scan, sum(n_live_tup)::bigint AS n_live_tup
+      FROM pg_stat_user_tables
+     GROUP BY 1, 2
+)
+SELECT c.relname AS table_name, s.relid::regclass::text AS relation, s.schemaname AS schema,
+       s.seq_scan, s.seq_tup_read, s.idx_scan, s.n_live_tup,
+       s.seq_tup_read / NULLIF(s.seq_scan, 0) AS rows_per_seq_scan,
+       s.idx_scan::float8 / NULLIF(s.seq_scan + s.idx_scan, 0) AS index_share
+  FROM s
+  JOIN pg_class c ON c.oid = s.relid
+ WHERE s.seq_scan > 0
+   AND s.n_live_tup >= %s
+   AND s.idx_scan::float8 / NULLIF(s.seq_scan + s.idx_scan, 0) < %s
  ORDER BY seq_tup_read DESC, relation
 """
 

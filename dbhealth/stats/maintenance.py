@@ -11,14 +11,39 @@ from __future__ import annotations
 
 from .cursor import rows
 
+# A partitioned table is one row: its partitions' rows summed, and each last (auto)vacuum or
+# analyze the oldest among the partitions that hold rows (an empty month made ahead has none).
 TABLES_SQL = """
-SELECT relname AS table_name, relid::regclass::text AS relation, schemaname AS schema,
-       n_live_tup, n_dead_tup, n_mod_since_analyze,
-       n_dead_tup::float8 / NULLIF(n_live_tup + n_dead_tup, 0) AS dead_ratio,
-       last_vacuum, last_autovacuum, last_analyze, last_autoanalyze,
-       vacuum_count, autovacuum_count, analyze_count, autoanalyze_count
-  FROM pg_stat_user_tables
- ORDER BY n_dead_tup DESC, relation
+SELECT c.relname AS table_name, r.relid::regclass::text AS relation, r.schemaname AS schema,
+       r.n_live_tup, r.n_dead_tup, r.n_mod_since_analyze,
+       r.n_dead_tup::float8 / NULLIF(r.n_live_tup + r.n_dead_tup, 0) AS dead_ratio,
+       r.last_vacuum, r.last_autovacuum, r.last_analyze, r.last_autoanalyze,
+       r.vacuum_count, r.autovacuum_count, r.analyze_count, r.autoanalyze_count
+  FROM (
+    SELECT coalesce(pg_partition_root(relid), relid) AS relid, schemaname,
+           sum(n_live_tup)::bigint AS n_live_tup, sum(n_dead_tup)::bigint AS n_dead_tup,
+           sum(n_mod_since_analyze)::bigint AS n_mod_since_analyze,
+           CASE WHEN count(*) = 1 THEN min(last_vacuum)
+                ELSE min(last_vacuum) FILTER (WHERE n_live_tup + n_dead_tup > 0) END
+             AS last_vacuum,
+           CASE WHEN count(*) = 1 THEN min(last_autovacuum)
+                ELSE min(last_autovacuum) FILTER (WHERE n_live_tup + n_dead_tup > 0) END
+             AS last_autovacuum,
+           CASE WHEN count(*) = 1 THEN min(last_analyze)
+                ELSE min(last_analyze) FILTER (WHERE n_live_tup + n_dead_tup > 0) END
+             AS last_analyze,
+           CASE WHEN count(*) = 1 THEN min(last_autoanalyze)
+                ELSE min(last_autoanalyze) FILTER (WHERE n_live_tup + n_dead_tup > 0) END
+             AS last_autoanalyze,
+           sum(vacuum_count)::bigint AS vacuum_count,
+           sum(autovacuum_count)::bigint AS autovacuum_count,
+           sum(analyze_count)::bigint AS analyze_count,
+           sum(autoanalyze_count)::bigint AS autoanalyze_count
+      FROM pg_stat_user_tables
+     GROUP BY 1, 2
+  ) r
+  JOIN pg_class c ON c.oid = r.relid
+ ORDER BY r.n_dead_tup DESC, relation
 """
 
 # Heap tuple: 23-byte header (24 with the null bitmap, MAXALIGNed) + data MAXALIGNed to 8,

@@ -14,32 +14,40 @@ SELECT current_database() AS name, pg_database_size(current_database()) AS bytes
 
 # Tables, partitioned tables and materialized views of every user schema, largest first.
 # heap = the main fork; toast = the TOAST table with its index; indexes = all the table's
-# indexes; total = all three (pg_total_relation_size).
+# indexes; total = all three (pg_total_relation_size). A partitioned table is one row, the sum
+# of its partitions (pg_partition_tree); the partitions are not listed.
 TABLES_SQL = """
 SELECT n.nspname AS schema, c.relname AS name, c.oid::regclass::text AS relation,
        c.relkind AS kind,
-       greatest(c.reltuples, 0)::bigint AS estimated_rows,
-       pg_relation_size(c.oid) AS heap_bytes,
-       coalesce(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0) AS toast_bytes,
-       pg_indexes_size(c.oid) AS index_bytes,
-       pg_total_relation_size(c.oid) AS total_bytes
+       sum(greatest(p.reltuples, 0))::bigint AS estimated_rows,
+       sum(pg_relation_size(p.oid))::bigint AS heap_bytes,
+       sum(coalesce(pg_total_relation_size(NULLIF(p.reltoastrelid, 0)), 0))::bigint
+         AS toast_bytes,
+       sum(pg_indexes_size(p.oid))::bigint AS index_bytes,
+       sum(pg_total_relation_size(p.oid))::bigint AS total_bytes
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p', 'm')
+  LEFT JOIN LATERAL pg_partition_tree(c.oid) tree ON true  -- no rows: not partitioned
+  JOIN pg_class p ON p.oid = coalesce(tree.relid, c.oid)
+ WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname NOT LIKE 'pg\\_toast%%'
    AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
+ GROUP BY n.nspname, c.relname, c.oid, c.relkind
  ORDER BY total_bytes DESC, relation
  LIMIT %s
 """
 
+# A partitioned index is one row, the sum of its partitions' indexes, which are not listed.
 INDEXES_SQL = """
 SELECT i.indexrelid::regclass::text AS name, i.indrelid::regclass::text AS table_name,
-       pg_relation_size(i.indexrelid) AS bytes
+       coalesce((SELECT sum(pg_relation_size(t.relid)) FROM pg_partition_tree(i.indexrelid) t),
+                pg_relation_size(i.indexrelid))::bigint AS bytes
   FROM pg_index i
   JOIN pg_class c ON c.oid = i.indrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+ WHERE NOT c.relispartition
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname NOT LIKE 'pg\\_toast%%'
  ORDER BY bytes DESC, name
  LIMIT %s
@@ -47,17 +55,24 @@ SELECT i.indexrelid::regclass::text AS name, i.indrelid::regclass::text AS table
 
 
 # Per table and per index: size and the cumulative scan counters (dbhealth/snapshots.py
-# stores them with their growth since the previous snapshot).
+# stores them with their growth since the previous snapshot). A partition's counters are
+# summed under its partitioned table (index), which is one row.
 TABLE_COUNTERS_SQL = """
-SELECT schemaname || '.' || relname AS table, pg_total_relation_size(relid) AS total_bytes,
-       n_live_tup AS live_rows, n_dead_tup AS dead_rows, seq_scan,
-       coalesce(idx_scan, 0) AS idx_scan
-  FROM pg_stat_user_tables
+SELECT s.schemaname || '.' || r.relname AS table,
+       sum(pg_total_relation_size(s.relid))::bigint AS total_bytes,
+       sum(s.n_live_tup)::bigint AS live_rows, sum(s.n_dead_tup)::bigint AS dead_rows,
+       sum(s.seq_scan)::bigint AS seq_scan, sum(coalesce(s.idx_scan, 0))::bigint AS idx_scan
+  FROM pg_stat_user_tables s
+  JOIN pg_class r ON r.oid = coalesce(pg_partition_root(s.relid), s.relid)
+ GROUP BY s.schemaname, r.relname
 """
 INDEX_COUNTERS_SQL = """
-SELECT schemaname || '.' || indexrelname AS index, schemaname || '.' || relname AS table,
-       pg_relation_size(indexrelid) AS bytes, idx_scan
-  FROM pg_stat_user_indexes
+SELECT s.schemaname || '.' || ri.relname AS index, s.schemaname || '.' || rt.relname AS table,
+       sum(pg_relation_size(s.indexrelid))::bigint AS bytes, sum(s.idx_scan)::bigint AS idx_scan
+  FROM pg_stat_user_indexes s
+  JOIN pg_class ri ON ri.oid = coalesce(pg_partition_root(s.indexrelid), s.indexrelid)
+  JOIN pg_class rt ON rt.oid = coalesce(pg_partition_root(s.relid), s.relid)
+ GROUP BY s.schemaname, ri.relname, rt.relname
 """
 
 

@@ -1,4 +1,5 @@
-"""manage.py prune_audit: delete audit events older than AUDIT_RETENTION_DAYS, in batches."""
+"""manage.py prune_audit: drop the months of audit events older than AUDIT_RETENTION_DAYS (and
+delete the older events of the legacy partition in batches)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -36,3 +37,6 @@ class Command(BaseCommand):
         for table, count in result.deleted.items():
             if count:
                 self.stdout.write(f"  {table}: {count}")
+        for table, names in result.dropped.items():
+            for name in names:
+                self.stdout.write(f"  {table}: dropped the partition {name}")
