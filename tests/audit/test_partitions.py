@@ -14,6 +14,7 @@ from audit.models import EVENT_MODELS, CategoryEvent
 from audit.partitions import month_start, partitions, partitions_ensure
 from audit.retention import audit_prune
 from shop.factories import CategoryFactory
+from tests.security.conftest import app_db  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -285,3 +286,35 @@ def test_month_start_counts_months_in_utc():
         "2027-02-01",
         "2028-01-01",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ALTER TABLE audit_orderevent DETACH PARTITION audit_orderevent__legacy",
+        "DROP TABLE audit_orderevent__legacy",
+        "ALTER TABLE audit_orderevent DISABLE TRIGGER ALL",
+        "ALTER TABLE audit_orderevent__legacy DISABLE TRIGGER ALL",
+        # Read straight from a partition, RLS would not apply: no grant at all.
+        "SELECT count(*) FROM audit_orderevent__legacy",
+        "INSERT INTO audit_categoryevent__legacy (pgh_created_at, pgh_label, pgh_obj_id, id, name,"
+        " slug, created_at, updated_at) VALUES (now(), 'insert', 1, 1, 'x', 'x', now(), now())",
+        # The functions: a month newer than the retention period, a table not an event table.
+        "SELECT audit_partition_drop('audit_orderevent__legacy')",
+        "SELECT audit_partition_make('shop_order', '2100-01-01')",
+    ],
+)
+def test_the_application_role_cannot_detach_drop_read_or_switch_off_a_partition(
+    app_db,  # noqa: F811
+    statement,
+):
+    with pytest.raises(psycopg.Error) as failure:
+        app_db.execute(statement)
+
+    assert failure.value.sqlstate == "42501"  # insufficient_privilege
+    assert names("audit_orderevent")[0] == "audit_orderevent__legacy"
+    assert fetch(
+        "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'audit_orderevent__legacy'::regclass"
+        " AND tgenabled = 'O'"
+    ) == [(1,)]
