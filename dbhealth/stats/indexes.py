@@ -127,6 +127,7 @@ WITH idx AS (
       JOIN pg_namespace n ON n.oid = t.relnamespace
      WHERE n.nspname = current_schema()
        AND t.relname LIKE ANY (%s)
+       AND NOT t.relispartition  -- a partition's indexes are its partitioned table's
        AND i.indisvalid
 )
 SELECT a.indexrelid::regclass::text AS redundant_index,
