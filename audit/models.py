@@ -18,7 +18,10 @@ Product.search_vector are not tracked: a hash has no business in history, and th
 vector is derived from name and description, which are.
 
 Events are immutable (the append_only trigger below); retention (audit/retention.py) is the one
-way to delete them.
+way to delete them. In the database each event table is range-partitioned by month on
+pgh_created_at (audit/partitions.py, audit/migrations/0002), which Django does not model: its
+primary key there is (pgh_id, pgh_created_at), as a partitioned table's must contain the
+partition key, and pgh_id stays unique by its sequence.
 """
 
 import pghistory

@@ -14,6 +14,13 @@ events older than the retention period (AUDIT_RETENTION_DAYS, written into the f
 it is made): a compromised application can at most run retention early, never erase recent
 history. (A separate login role for retention would need a second set of credentials in every
 worker for the same effect.)
+
+The event tables are partitioned by month (audit/partitions.py). The partitions are the
+owner's alone: no application role holds any grant on one (read directly, a partition would
+skip its parent's row-level security), and DETACH, DROP and DISABLE TRIGGER need ownership.
+Months are made through audit_partition_make() (audit/migrations/0002) and dropped through
+audit_partition_drop(), which refuses a month newer than the retention period; both SECURITY
+DEFINER, executable by the login roles only (tests/audit/test_partitions.py attacks each).
 """
 
 import pgtrigger
