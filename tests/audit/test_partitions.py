@@ -2,6 +2,7 @@
 ahead without waiting for readers, retention by whole months, and what a write past the last
 partition does (audit/partitions.py, audit/retention.py, audit/migrations/0002)."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -13,6 +14,7 @@ from django.db.utils import OperationalError
 from audit.models import EVENT_MODELS, CategoryEvent
 from audit.partitions import month_start, partitions, partitions_ensure
 from audit.retention import audit_prune
+from audit.tasks import audit_partitions_task
 from shop.factories import CategoryFactory
 from tests.security.conftest import app_db  # noqa: F401
 
@@ -318,3 +320,82 @@ def test_the_application_role_cannot_detach_drop_read_or_switch_off_a_partition(
         "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'audit_orderevent__legacy'::regclass"
         " AND tgenabled = 'O'"
     ) == [(1,)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_migration_stopped_by_a_reader_leaves_tables_whole_and_the_next_run_finishes(
+    monkeypatch,
+):
+    migration = importlib.import_module("audit.migrations.0002_partition_event_tables")
+    partitioned = {table: catalogue(table) for table in TABLES}
+    call_command("migrate", "audit", "0001", verbosity=0)
+    monkeypatch.setattr(migration, "ATTEMPTS", 1)
+    monkeypatch.setattr(migration, "LOCK_TIMEOUT", "100ms")
+    db = connection.settings_dict
+    reader = psycopg.connect(
+        host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"],
+        password=db["PASSWORD"] or None,
+    )  # fmt: skip
+    try:
+        # Bounded: were the migration to wait for it, the reader goes after 20 s.
+        reader.execute("SET idle_in_transaction_session_timeout = '20s'")
+        reader.execute("SELECT count(*) FROM audit_orderevent")  # holds it until closed
+        with pytest.raises(OperationalError, match="lock timeout"):
+            call_command("migrate", "audit", verbosity=0)
+        kinds = dict(
+            fetch("SELECT relname, relkind FROM pg_class WHERE relname = ANY (%s)", [TABLES])
+        )
+        checks = fetch(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'audit_orderevent'::regclass"
+            " AND contype = 'c' ORDER BY 1"
+        )
+    finally:
+        reader.close()
+    call_command("migrate", "audit", verbosity=0)
+
+    stopped_at = TABLES.index("audit_orderevent")
+    assert kinds == {
+        table: "p" if index < stopped_at else "r" for index, table in enumerate(TABLES)
+    }
+    assert checks == [("audit_orderevent_version_check",)]  # no range CHECK left behind
+    assert {table: catalogue(table) for table in TABLES} == partitioned
+    assert [len(partitions()[table]) for table in TABLES] == [3] * len(TABLES)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_month_the_application_role_makes_is_still_the_owners_alone(app_db):  # noqa: F811
+    last = partitions()["audit_categoryevent"][-1].upper
+
+    (made,) = app_db.execute(
+        "SELECT audit_partition_make('audit_categoryevent', %s)", [last.date()]
+    ).fetchone()
+    try:
+        with pytest.raises(psycopg.Error) as failure:
+            app_db.execute(f"SELECT count(*) FROM {made}")  # noqa: S608
+        grantees = fetch(
+            "SELECT DISTINCT a.grantee::regrole::text, c.relowner::regrole::text FROM pg_class c,"
+            " aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a WHERE c.relname = %s",
+            [made],
+        )
+        triggers = fetch(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+            [made],
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE audit_categoryevent DETACH PARTITION {made}")
+            cursor.execute(f"DROP TABLE {made}")
+
+    assert made == f"audit_categoryevent__{last:%Y_%m}"
+    assert failure.value.sqlstate == "42501"
+    user = connection.settings_dict["USER"]
+    assert grantees == [(user, user)]  # the owner's rights only
+    assert triggers == [(1,)]  # append_only, cloned from the event table
+
+
+def test_the_beat_makes_the_months_ahead_daily(settings):
+    assert settings.CELERY_BEAT_SCHEDULE["audit-partitions"] == {
+        "task": "audit.tasks.audit_partitions_task",
+        "schedule": 86400,
+    }
+    assert audit_partitions_task.apply().get() == []  # the migration made them already
