@@ -15,6 +15,7 @@ from audit.models import EVENT_MODELS, CategoryEvent
 from audit.partitions import month_start, partitions, partitions_ensure
 from audit.retention import audit_prune
 from audit.tasks import audit_partitions_task
+from core.admin import CappedCountPaginator
 from shop.factories import CategoryFactory
 from tests.security.conftest import app_db  # noqa: F401
 
@@ -404,3 +405,21 @@ def test_the_beat_makes_the_months_ahead_daily(settings):
         "schedule": 86400,
     }
     assert audit_partitions_task.apply().get() == []  # the migration made them already
+
+
+def test_the_admins_count_is_exact_across_partitions():
+    """core.admin counts, never estimates: on a partitioned table it reads every month."""
+    first = bound()
+    insert_category_event(first - timedelta(days=1), 1)
+    insert_category_event(first + timedelta(days=1), 2)
+    insert_category_event(first + timedelta(days=40), 3)
+    paginator = CappedCountPaginator(CategoryEvent.objects.order_by("-pgh_id"), 2)
+
+    assert (paginator.count, paginator.is_exact, paginator.num_pages) == (3, True, 2)
+    assert fetch(
+        "SELECT tableoid::regclass::text, count(*) FROM audit_categoryevent GROUP BY 1 ORDER BY 1"
+    ) == [
+        (f"audit_categoryevent__{first:%Y_%m}", 1),
+        (f"audit_categoryevent__{month_start(first, 1):%Y_%m}", 1),
+        ("audit_categoryevent__legacy", 1),
+    ]
