@@ -25,6 +25,7 @@ from audit.models import EVENT_MODELS
 MONTHS_AHEAD = 2  # months made after the current one: two months of missed beats to notice
 LEGACY = "__legacy"  # the suffix of the partition that holds the events before the migration
 MAKE_FUNCTION = "audit_partition_make"  # audit/migrations/0002
+DROP_FUNCTION = "audit_partition_drop"  # audit/roles.py (retention: audit/retention.py)
 # Retention's DETACH takes ACCESS EXCLUSIVE on the event table: it gives up after this rather
 # than hold every reader and writer of the table queued behind it; the next daily run retries.
 DROP_LOCK_TIMEOUT = "1s"

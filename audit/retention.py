@@ -27,9 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import PRUNE_BEFORE_SETTING
-from audit.partitions import DROP_LOCK_TIMEOUT, LEGACY, partitions
-
-DROP_FUNCTION = "audit_partition_drop"  # audit/roles.py
+from audit.partitions import DROP_FUNCTION, DROP_LOCK_TIMEOUT, LEGACY, partitions
 
 DEFAULT_BATCH_SIZE = 1_000
 

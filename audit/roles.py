@@ -30,10 +30,9 @@ from pghistory.trigger import Event
 from psycopg import sql
 
 from audit.models import EVENT_ID_SEQUENCE, EVENT_MODELS, PRUNE_BEFORE_SETTING
-from audit.partitions import DROP_LOCK_TIMEOUT, LEGACY, MAKE_FUNCTION, partitions
+from audit.partitions import DROP_FUNCTION, DROP_LOCK_TIMEOUT, LEGACY, MAKE_FUNCTION, partitions
 
 PRUNE_FUNCTION = "audit_prune_batch"
-DROP_FUNCTION = "audit_partition_drop"
 
 
 def event_tables() -> list[str]:
