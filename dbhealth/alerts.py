@@ -49,6 +49,7 @@ def measure(cursor, cfg: dict) -> dict:
         },
         "xid": stats.maintenance.xid_databases(cursor),
         "sequences": stats.maintenance.sequences(cursor),
+        "partition_runway": stats.space.partition_runway(cursor),
         "invalid_indexes": stats.indexes.invalid(cursor),
         "regressions": stats.statements.regressions(
             cursor,
@@ -131,6 +132,16 @@ def _sequences(f, cfg):
     ]
 
 
+def _partition_runway(f, cfg):
+    return [
+        Breach(t["relation"], t["days_left"],
+               f"its last partition ends {t['last_bound']:%Y-%m-%d %H:%M %Z} "
+               f"({t['days_left']:.1f} days): later rows cannot be inserted")
+        for t in f["partition_runway"]
+        if t["days_left"] < cfg["PARTITION_RUNWAY_DAYS_CRITICAL"]
+    ]  # fmt: skip
+
+
 def _invalid_indexes(f, cfg):
     return [
         Breach(i["index_name"], None, f"invalid index on {i['relation']}: rebuild or drop it")
@@ -154,6 +165,7 @@ RULES = {
     "replication_lag": _replication_lag,
     "wraparound": _wraparound,
     "sequence_overflow": _sequences,
+    "partition_runway": _partition_runway,
     "invalid_index": _invalid_indexes,
     "slow_query_regression": _regression,
 }

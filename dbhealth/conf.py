@@ -48,6 +48,10 @@ DEFAULTS = {
     # Maintenance: a sequence's last value against its maximum (PgHero: 90%).
     "SEQUENCE_WARNING": 0.75,
     "SEQUENCE_CRITICAL": 0.90,
+    # Maintenance: days until the last partition of a table partitioned by time ends (past it,
+    # inserts fail). The audit tables keep two months made ahead: two weeks left is a beat task
+    # that has not run for six.
+    "PARTITION_RUNWAY_DAYS_CRITICAL": 14,
     # Replication: replay lag of a replica, in seconds; WAL kept by an inactive slot, in bytes.
     "REPLICATION_LAG_WARNING_SEC": 10.0,
     "REPLICATION_LAG_CRITICAL_SEC": 60.0,

@@ -39,6 +39,7 @@ SERIES = {
     "dbhealth_replication_slot_retained_bytes": "WAL kept by each replication slot.",
     "dbhealth_xid_age": "Transaction-id age (age of datfrozenxid), per database.",
     "dbhealth_sequence_used_ratio": "last_value against the sequence's (or column's) maximum.",
+    "dbhealth_partition_runway_days": "Days until the last partition of a table ends.",
     "dbhealth_invalid_indexes": "Indexes marked invalid (a failed CREATE INDEX CONCURRENTLY).",
     "dbhealth_slow_query_regressions": "Statements whose mean time regressed (alert rule).",
     "dbhealth_alerts_open": "Open dashboard alerts, per rule.",
@@ -104,6 +105,10 @@ class Figures:
         for s in f["sequences"]:
             if s["used"] is not None:
                 g.add_metric([s["sequence"]], s["used"])
+        yield g
+        g = self.gauge("dbhealth_partition_runway_days", ["table"])
+        for t in f["partition_runway"]:
+            g.add_metric([t["relation"]], t["days_left"])
         yield g
         g = self.gauge("dbhealth_invalid_indexes")
         g.add_metric([], len(f["invalid_indexes"]))

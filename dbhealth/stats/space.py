@@ -38,6 +38,28 @@ SELECT n.nspname AS schema, c.relname AS name, c.oid::regclass::text AS relation
  LIMIT %s
 """
 
+# Range-partitioned tables keyed by one date or time column, with no DEFAULT partition and no
+# partition up to MAXVALUE: where their last partition ends. A row dated past it cannot be
+# inserted, nor the write that made it (the audit triggers' events: audit/partitions.py).
+PARTITION_RUNWAY_SQL = """
+SELECT relation, last_bound, extract(epoch FROM last_bound - now()) / 86400 AS days_left
+  FROM (
+SELECT c.oid::regclass::text AS relation,
+       max(substring(pg_get_expr(p.relpartbound, p.oid) FROM 'TO \\(''([^'']*)''\\)')
+           ::timestamptz) AS last_bound
+  FROM pg_partitioned_table pt
+  JOIN pg_class c ON c.oid = pt.partrelid
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0]
+  JOIN pg_inherits i ON i.inhparent = c.oid
+  JOIN pg_class p ON p.oid = i.inhrelid
+ WHERE pt.partstrat = 'r' AND pt.partnatts = 1 AND pt.partdefid = 0
+   AND a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype)
+ GROUP BY c.oid
+HAVING NOT bool_or(pg_get_expr(p.relpartbound, p.oid) LIKE '%% TO (MAXVALUE)')
+       ) tables
+ ORDER BY last_bound, relation
+"""
+
 # A partitioned index is one row, the sum of its partitions' indexes, which are not listed.
 INDEXES_SQL = """
 SELECT i.indexrelid::regclass::text AS name, i.indrelid::regclass::text AS table_name,
@@ -97,3 +119,12 @@ def table_counters(cursor) -> list[dict]:
 
 def index_counters(cursor) -> list[dict]:
     return rows(cursor, INDEX_COUNTERS_SQL)
+
+
+def partition_runway(cursor) -> list[dict]:
+    """Each range-partitioned table by time: its last partition's end, and the days left
+    until then (negative once passed)."""
+    return [
+        {**table, "days_left": float(table["days_left"])}
+        for table in rows(cursor, PARTITION_RUNWAY_SQL)
+    ]

@@ -24,6 +24,7 @@ QUIET = {
     "INACTIVE_SLOT_CRITICAL_BYTES": 2**62,
     "XID_AGE_CRITICAL": 2**40,
     "SEQUENCE_CRITICAL": 2.0,
+    "PARTITION_RUNWAY_DAYS_CRITICAL": -1e9,
     "REGRESSION_MIN_CALLS": 10**12,
 }
 
@@ -99,6 +100,54 @@ def test_sequence_near_overflow(rules, evaluate, mailoutbox, scratch):
     assert ("sequence_overflow", f"{schema}.s") in evaluate()["opened"]
     assert len(mailoutbox) == 2
     assert Alert.objects.filter(rule="sequence_overflow", subject=f"{schema}.s").count() == 2
+
+
+def test_partition_runway(rules, evaluate, mailoutbox, scratch):
+    """A table partitioned by time whose last partition ends within the threshold: inserts
+    past it will fail. Another month attached resolves it."""
+    rules(PARTITION_RUNWAY_DAYS_CRITICAL=14)
+    conn, schema = scratch
+    conn.execute(f"CREATE TABLE {schema}.t (at timestamptz NOT NULL) PARTITION BY RANGE (at)")
+    conn.execute(f"CREATE TABLE {schema}.t_old PARTITION OF {schema}.t FOR VALUES FROM "
+                 "(MINVALUE) TO (now() + interval '30 days')")  # fmt: skip
+
+    def make_real():
+        conn.execute(f"DROP TABLE {schema}.t_old")
+        conn.execute(f"CREATE TABLE {schema}.t_now PARTITION OF {schema}.t FOR VALUES FROM "
+                     "(MINVALUE) TO (now() + interval '3 days')")  # fmt: skip
+
+    def make_gone():
+        conn.execute(f"CREATE TABLE {schema}.t_next PARTITION OF {schema}.t FOR VALUES FROM "
+                     "(now() + interval '3 days') TO (now() + interval '40 days')")  # fmt: skip
+
+    alert = assert_incident(
+        "partition_runway", f"{schema}.t", evaluate, mailoutbox,
+        make_real=make_real, make_gone=make_gone,
+    )  # fmt: skip
+    assert 2.9 < alert.value < 3.1  # now() of the two transactions differ by milliseconds
+    assert "later rows cannot be inserted" in alert.message
+    # Unbounded tables (a DEFAULT or a MAXVALUE partition) never breach: nothing is refused.
+    conn.execute(f"CREATE TABLE {schema}.u (at date NOT NULL) PARTITION BY RANGE (at)")
+    conn.execute(f"CREATE TABLE {schema}.u_all PARTITION OF {schema}.u DEFAULT")
+    conn.execute(f"CREATE TABLE {schema}.v (at date NOT NULL) PARTITION BY RANGE (at)")
+    conn.execute(f"CREATE TABLE {schema}.v_all PARTITION OF {schema}.v FOR VALUES FROM "
+                 "(MINVALUE) TO (MAXVALUE)")  # fmt: skip
+    assert evaluate()["opened"] == []
+    assert open_subjects("partition_runway") == []
+
+
+def test_the_audit_tables_partitions_are_made_ahead_far_enough(rules, evaluate):
+    """Migrated as shipped, every event table has its months made ahead: no alert."""
+    from audit.partitions import event_tables
+    from dbhealth import stats
+
+    with connection.cursor() as cursor:
+        runway = stats.space.partition_runway(cursor)
+    audit = [t for t in runway if t["relation"].startswith("audit_")]
+    assert sorted(t["relation"] for t in audit) == sorted(event_tables())
+    assert min(t["days_left"] for t in audit) > 31  # the current month and the next, at least
+    rules(PARTITION_RUNWAY_DAYS_CRITICAL=14)
+    assert [o for o in evaluate()["opened"] if o[0] == "partition_runway"] == []
 
 
 def test_invalid_index(rules, evaluate, mailoutbox, scratch):
@@ -299,7 +348,7 @@ def test_every_rule_is_tested():
     tested = {
         "sequence_overflow", "invalid_index", "idle_in_transaction", "long_running",
         "connections", "replication_lag", "wraparound", "cache_hit_ratio",
-        "slow_query_regression",
+        "slow_query_regression", "partition_runway",
     }  # fmt: skip
     assert set(RULES) == tested
 

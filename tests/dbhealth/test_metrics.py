@@ -33,6 +33,9 @@ def test_metrics_parse_and_carry_every_documented_series(viewer_client, scratch)
     conn, schema = scratch
     conn.execute(f"CREATE SEQUENCE {schema}.s MAXVALUE 200")
     conn.execute(f"SELECT setval('{schema}.s', 150)")
+    conn.execute(f"CREATE TABLE {schema}.t (at date NOT NULL) PARTITION BY RANGE (at)")
+    conn.execute(f"CREATE TABLE {schema}.t_a PARTITION OF {schema}.t FOR VALUES FROM "
+                 "(MINVALUE) TO (current_date + 10)")  # fmt: skip
     Alert.objects.create(rule="invalid_index", subject="x", message="m")
 
     found = families(viewer_client.get("/metrics"))
@@ -47,6 +50,8 @@ def test_metrics_parse_and_carry_every_documented_series(viewer_client, scratch)
         usable, size, name = cursor.fetchone()
     assert value(found["dbhealth_connections_usable"]) == usable
     assert value(found["dbhealth_sequence_used_ratio"], sequence=f"{schema}.s") == 0.75
+    days = value(found["dbhealth_partition_runway_days"], table=f"{schema}.t")
+    assert 9 < days <= 10  # midnight at the end of the tenth day, in the session's time zone
     assert value(found["dbhealth_alerts_open"], rule="invalid_index") == 1
     assert value(found["dbhealth_alerts_open"], rule="wraparound") == 0
     assert value(found["dbhealth_up"]) == 1
@@ -84,6 +89,6 @@ def test_the_example_alert_rules_use_only_exported_series():
     used = set()
     for rule in rules:
         used |= set(re.findall(r"\bdbhealth_[a-z_]+\b", rule["expr"]))
-    assert len(rules) == 12
+    assert len(rules) == 13
     assert used <= set(SERIES)
     assert used == set(SERIES) - {"dbhealth_database_size_bytes"}  # size: a chart, no alert
