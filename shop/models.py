@@ -16,7 +16,7 @@ from django.contrib.auth.models import (
 )
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import BrinIndex, GinIndex
+from django.contrib.postgres.indexes import BrinIndex, GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -186,6 +186,16 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
             # a handful of rows among 100,000 shoppers, found without reading the others.
             models.Index(
                 fields=["username"], name="shop_user_staff_username_idx", condition=Q(is_staff=True)
+            ),
+            # The admin's search by the start of a username or e-mail, any case:
+            # `lower(col) LIKE 'ab%'`. text_pattern_ops compares bytes, which a LIKE prefix
+            # needs; the UNIQUE indexes' collation order cannot serve it.
+            models.Index(
+                OpClass(Lower("username"), name="text_pattern_ops"),
+                name="shop_user_username_prefix_idx",
+            ),
+            models.Index(
+                OpClass(Lower("email"), name="text_pattern_ops"), name="shop_user_email_prefix_idx"
             ),
         ]
         triggers = [touch_trigger()]
@@ -630,7 +640,8 @@ class OrderItem(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.quantity} x {self.product_id}"
+        # Reads the product: select_related("product") where lines are listed.
+        return f"{self.quantity} × {self.product.name} at {self.unit_price}"
 
 
 class IdempotencyKey(models.Model):
