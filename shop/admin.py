@@ -407,6 +407,7 @@ class OrderAdmin(CappedCountAdminMixin, HistoryAdminMixin, admin.ModelAdmin):
     ordering = ("-pk",)  # newest first, by the primary key's index
     show_facets = admin.ShowFacets.NEVER
     change_form_template = "admin/shop/order/change_form.html"
+    history_parts = {OrderItem: "order"}  # its History shows its lines' changes too
     actions = ("mark_processing", "mark_shipped", "mark_delivered", "mark_cancelled")
     # Refusals reported one message per order, up to this many (then one line for the rest).
     REFUSALS_SHOWN = 10
