@@ -187,6 +187,16 @@ def object_history(model_admin, request, object_id, extra_context=None):
 # --------------------------------------------------------------------------- the audit log
 
 
+def table_name(model) -> str:
+    """What the log calls a tracked model: "User", "Order item"."""
+    return str(model._meta.verbose_name).capitalize()
+
+
+TABLE_NAMES = {
+    m.pgh_tracked_model._meta.label_lower: table_name(m.pgh_tracked_model) for m in EVENT_MODELS
+}
+
+
 class AuditLogPaginator(CappedCountPaginator):
     """Exact up to 10,000 events: the log is read by filters that leave more rows than a shop
     list's, and one page's count of 10,001 index entries is still a few milliseconds."""
@@ -195,12 +205,12 @@ class AuditLogPaginator(CappedCountPaginator):
 
 
 class ModelFilter(admin.SimpleListFilter):
-    title = "model"
+    title = "table"
     parameter_name = "model"
 
     def lookups(self, request, model_admin):
         return [
-            (m.pgh_tracked_model._meta.label_lower, m.pgh_tracked_model._meta.verbose_name)
+            (m.pgh_tracked_model._meta.label_lower, table_name(m.pgh_tracked_model))
             for m in EVENT_MODELS
         ]
 

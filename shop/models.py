@@ -187,13 +187,14 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
             models.Index(
                 fields=["username"], name="shop_user_staff_username_idx", condition=Q(is_staff=True)
             ),
-            # The admin's search by the start of a username or e-mail, any case:
-            # `lower(col) LIKE 'ab%'`. text_pattern_ops compares bytes, which a LIKE prefix
-            # needs; the UNIQUE indexes' collation order cannot serve it.
+            # The admin's search by the start of a username, any case: `lower(username) LIKE
+            # 'ab%'`. text_pattern_ops compares bytes, as a LIKE prefix needs; the UNIQUE
+            # index's collation order cannot serve it, nor the case-sensitive _like one.
             models.Index(
                 OpClass(Lower("username"), name="text_pattern_ops"),
                 name="shop_user_username_prefix_idx",
             ),
+            # The same for the start of an e-mail address: `lower(email) LIKE 'ab%'`.
             models.Index(
                 OpClass(Lower("email"), name="text_pattern_ops"), name="shop_user_email_prefix_idx"
             ),
@@ -414,7 +415,8 @@ class Product(Timestamped):
                 name="shop_product_active_newest_idx",
                 condition=Q(is_active=True),
             ),
-            # Full-text search: `search_vector @@ websearch_to_tsquery('english', ...)`.
+            # Full-text search: `search_vector @@ websearch_to_tsquery('english', ...)`, and the
+            # admin's prefix search `search_vector @@ to_tsquery('english', 'struct:*')`.
             GinIndex(fields=["search_vector"], name="shop_product_search_gin"),
             # Tag filters: `tags @> ARRAY['sale']` and `tags && ARRAY[...]`.
             GinIndex(fields=["tags"], name="shop_product_tags_gin"),
