@@ -320,6 +320,8 @@ def test_admin_home_shows_the_sales_summary(staff_client, django_assert_num_quer
     assert "Gone vase" not in content
     assert content.count("<tr><td>") == 7  # the last seven days, one row each
     assert "<title>Shop, history and database health | pgshop admin</title>" in content
+    open_orders = staff_client.get("/admin/shop/order/?status__in=pending,processing")
+    assert open_orders.context["cl"].result_count == 2  # where "Open orders" leads
 
 
 def test_the_summary_is_shown_only_to_who_may_see_orders_and_products(client):
@@ -448,3 +450,12 @@ def test_the_seed_names_categories_and_slugs_honestly():
     assert wide[-1] == ("Tents 2", "outdoor-tents-2", 7)  # past the vocabulary: numbered
     assert len({slug for _, slug, _ in wide}) == 64
     assert Category.objects.count() == 0
+
+
+def test_the_user_page_puts_the_group_label_above_its_selector(staff_client, superuser):
+    response = staff_client.get(f"/admin/shop/user/{superuser.pk}/change/")
+
+    content = response.content.decode()
+    assert response.templates[0].name == "admin/shop/user/change_form.html"
+    assert ".form-row.field-member_of > div > .flex-container," in content
+    assert '<label for="id_member_of">Groups:</label>' in content
