@@ -2892,13 +2892,7 @@ CREATE INDEX shop_product_tags_gin ON public.shop_product USING gin (tags);
 -- Name: shop_user_email_ci_uniq; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX shop_user_email_ci_uniq ON public.shop_user USING btree (lower((email)::text));
-
---
--- Name: shop_user_email_prefix_idx; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX shop_user_email_prefix_idx ON public.shop_user USING btree (lower((email)::text) text_pattern_ops);
+CREATE UNIQUE INDEX shop_user_email_ci_uniq ON public.shop_user USING btree (lower((email)::text) text_pattern_ops);
 
 --
 -- Name: shop_user_groups_group_id_bf3fb67c; Type: INDEX; Schema: public; Owner: -

@@ -169,8 +169,10 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
         constraints = [
             # One account per mailbox, whatever the case: an expression index on lower(email),
             # which is also what login-by-email lookups use. No plain index on email besides.
+            # text_pattern_ops: the same index also serves the admin's search by the start of
+            # an address, `lower(email) LIKE 'ab%'` (equality is the same in every opclass).
             models.UniqueConstraint(
-                Lower("email"),
+                OpClass(Lower("email"), name="text_pattern_ops"),
                 name="shop_user_email_ci_uniq",
                 violation_error_message="A user with that email already exists.",
             ),
@@ -190,13 +192,10 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
             # The admin's search by the start of a username, any case: `lower(username) LIKE
             # 'ab%'`. text_pattern_ops compares bytes, as a LIKE prefix needs; the UNIQUE
             # index's collation order cannot serve it, nor the case-sensitive _like one.
+            # (The e-mail's is its UNIQUE index, above.)
             models.Index(
                 OpClass(Lower("username"), name="text_pattern_ops"),
                 name="shop_user_username_prefix_idx",
-            ),
-            # The same for the start of an e-mail address: `lower(email) LIKE 'ab%'`.
-            models.Index(
-                OpClass(Lower("email"), name="text_pattern_ops"), name="shop_user_email_prefix_idx"
             ),
         ]
         triggers = [touch_trigger()]

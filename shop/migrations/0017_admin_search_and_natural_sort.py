@@ -1,11 +1,23 @@
-# The admin's prefix search of users (two text_pattern_ops indexes, built CONCURRENTLY: the
-# users table is big and written to, so no write lock while they build, hence atomic = False),
-# and shop_natural_key(), by which category names sort as people read numbers.
+# The admin's prefix search of users: a text_pattern_ops index on lower(username), and the
+# lower(email) UNIQUE index rebuilt as text_pattern_ops, both CONCURRENTLY (the users table is
+# big and written to: no write lock while they build, hence atomic = False); and
+# shop_natural_key(), by which category names sort as people read numbers.
 
 import django.db.models.functions.text
 from django.contrib.postgres.indexes import OpClass
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
+
+# Each statement on its own (CONCURRENTLY runs outside a transaction block).
+SWAP_EMAIL_INDEX = [
+    "CREATE UNIQUE INDEX CONCURRENTLY shop_user_email_ci_uniq_new ON shop_user (lower(email) {new})",
+    "DROP INDEX CONCURRENTLY shop_user_email_ci_uniq",
+    "ALTER INDEX shop_user_email_ci_uniq_new RENAME TO shop_user_email_ci_uniq",
+]
+
+
+def swap_email_index(opclass: str) -> list[str]:
+    return [statement.format(new=opclass) for statement in SWAP_EMAIL_INDEX]
 
 
 class Migration(migrations.Migration):
@@ -39,11 +51,29 @@ class Migration(migrations.Migration):
                 name="shop_user_username_prefix_idx",
             ),
         ),
-        AddIndexConcurrently(
-            model_name="user",
-            index=models.Index(
-                OpClass(django.db.models.functions.text.Lower("email"), name="text_pattern_ops"),
-                name="shop_user_email_prefix_idx",
-            ),
+        # The e-mail's UNIQUE index rebuilt with text_pattern_ops, so that it serves the prefix
+        # search as well as equality: built CONCURRENTLY beside the old one, which is then
+        # dropped CONCURRENTLY and its name given to the new one. One index, as before.
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    sql=swap_email_index("text_pattern_ops"),
+                    reverse_sql=swap_email_index("text_ops"),
+                ),
+            ],
+            state_operations=[
+                migrations.RemoveConstraint(model_name="user", name="shop_user_email_ci_uniq"),
+                migrations.AddConstraint(
+                    model_name="user",
+                    constraint=models.UniqueConstraint(
+                        OpClass(
+                            django.db.models.functions.text.Lower("email"),
+                            name="text_pattern_ops",
+                        ),
+                        name="shop_user_email_ci_uniq",
+                        violation_error_message="A user with that email already exists.",
+                    ),
+                ),
+            ],
         ),
     ]
