@@ -175,9 +175,9 @@ class UserAdmin(CappedCountAdminMixin, HistoryAdminMixin, DjangoUserAdmin):
     filter_horizontal = ()  # the form's own widgets; the model fields are not in the form
 
     def get_search_results(self, request, queryset, search_term):
-        """lower(username) or lower(email) LIKE 'term%': a BitmapOr of the two text_pattern_ops
-        indexes (shop_user_username_prefix_idx, shop_user_email_prefix_idx), where a substring
-        search would read all 100,000 users on every keystroke."""
+        """lower(username) or lower(email) LIKE 'term%': a BitmapOr of two text_pattern_ops
+        indexes (shop_user_username_prefix_idx, the e-mail's UNIQUE shop_user_email_ci_uniq),
+        where a substring search would read all 100,000 users on every keystroke."""
         term = search_term.strip().lower()
         if not term:
             return queryset, False
@@ -246,12 +246,12 @@ class CategoryLevelFilter(admin.SimpleListFilter):
 
 class CategoryTreeChangeList(ChangeList):
     """The categories as a tree, depth-first (selectors.with_tree_path), unless staff sort by
-    a column. tree_path is unique (sibling names are), so the order is total."""
+    a column; the primary key breaks a tie ("Fiction 2" and "Fiction 02" sort alike)."""
 
     def get_ordering(self, request, queryset):
         if ORDER_VAR in self.params:
             return super().get_ordering(request, queryset)
-        return ["tree_path"]
+        return ["tree_path", "pk"]
 
 
 @admin.register(Category)
