@@ -90,6 +90,11 @@ def product_search(search_term: str) -> SearchQuery:
     'struct:* & desk:*'), which finds "structure" (stemmed "structur"). Each word is stemmed
     before it is matched as a prefix, so a cut inside the stem's own ending can miss ("runni"
     is not a prefix of "run"). Quotes, "or" and "-word" keep websearch's meaning.
+
+    PostgreSQL cannot estimate a prefix tsquery's rows (it assumes 1,000 of 50,000): for a
+    prefix few products have, the changelist may walk the primary key backwards and test each
+    row (17 ms over 50,000 products for "struct", which none had; 0.2 ms for "wal"), where the
+    GIN index would answer at once. Both are within the page's budget at that size.
     """
     if WEBSEARCH_SYNTAX.search(search_term):
         return SearchQuery(search_term, config="english", search_type="websearch")
