@@ -15,6 +15,11 @@ from django.db import models
 from audit.models import EVENT_MODELS, AuditEvent
 
 HISTORY_PAGE_SIZE = 50
+# Columns every change touches (the trigger-bumped version, the touch trigger's updated_at):
+# left out of the changes shown, which are what someone changed. The "as of" view keeps them.
+NOISE = frozenset({"version", "updated_at"})
+# An object's parts' events read with it (an order's items): at most this many per page.
+PART_EVENTS_LIMIT = 200
 
 
 def event_model_for(model: type[models.Model]) -> type[AuditEvent] | None:
@@ -36,6 +41,8 @@ class Change:
     field: str  # the field's verbose name
     old: Any  # None when there is no earlier event (insert, or history pruned)
     new: Any  # None for a delete
+    # What the value is (a foreign key's value is an id); not part of the change's identity.
+    model_field: models.Field | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -43,6 +50,7 @@ class HistoryEntry:
     event: AuditEvent
     changes: list[Change] = field(default_factory=list)
     username: str | None = None  # the context's user, filled in by with_usernames()
+    part: models.Model | None = None  # set on a part's event (an order's item): its model
 
     @property
     def context(self) -> dict:
@@ -59,17 +67,42 @@ def _values(event: AuditEvent, fields: list[models.Field]) -> dict[str, Any]:
     return {f.attname: getattr(event, f.attname) for f in fields}
 
 
+def _entries(events: list[AuditEvent], fields: list[models.Field], shown: int) -> list:
+    """The first `shown` of one object's events (newest first), each diffed against the next."""
+    entries = []
+    for event, previous in zip(events[:shown], [*events[1:], None], strict=False):
+        new = _values(event, fields)
+        old = _values(previous, fields) if previous is not None else {}
+        if event.pgh_label == "delete":
+            changes = [Change(f.verbose_name, new[f.attname], None, f) for f in fields]
+        else:
+            changes = [
+                Change(f.verbose_name, old.get(f.attname), new[f.attname], f)
+                for f in fields
+                if f.name not in NOISE and (not old or old[f.attname] != new[f.attname])
+            ]
+        entries.append(HistoryEntry(event=event, changes=changes))
+    return entries
+
+
 def object_history(
     *,
     model: type[models.Model],
     pk: Any,
     before: int | None = None,
     limit: int = HISTORY_PAGE_SIZE,
+    parts: dict[type[models.Model], str] | None = None,
 ) -> HistoryPage:
-    """`model` row `pk`'s events, newest first, each with what it changed. One query.
+    """`model` row `pk`'s events, newest first, each with what it changed. One query, and one
+    more per part.
 
     Keyset pages: `before` is an event id; the page holds the `limit` events older than it.
     One more event is read than shown: the baseline the oldest shown event is diffed against.
+
+    parts: {part model: its foreign key to `model`}, e.g. {OrderItem: "order"}: the events of
+    the rows that are part of this one (the current ones: a part deleted since is not found)
+    are merged in, in the same window of event ids (one sequence numbers every event table),
+    each diffed against its own previous event.
     """
     event_model = event_model_for(model)
     fields = tracked_fields(event_model)
@@ -78,21 +111,26 @@ def object_history(
         events = events.filter(pgh_id__lt=before)
     events = list(events.order_by("-pgh_id")[: limit + 1])
     shown, baseline = events[:limit], events[limit:]
+    entries = _entries(events, fields, limit)
+    older = shown[-1].pgh_id if baseline else None
 
-    entries = []
-    for event, previous in zip(shown, [*events[1:], None], strict=False):
-        new = _values(event, fields)
-        old = _values(previous, fields) if previous is not None else {}
-        if event.pgh_label == "delete":
-            changes = [Change(f.verbose_name, new[f.attname], None) for f in fields]
-        else:
-            changes = [
-                Change(f.verbose_name, old.get(f.attname), new[f.attname])
-                for f in fields
-                if not old or old[f.attname] != new[f.attname]
-            ]
-        entries.append(HistoryEntry(event=event, changes=changes))
-    return HistoryPage(entries=entries, older=shown[-1].pgh_id if baseline else None)
+    for part_model, foreign_key in (parts or {}).items():
+        part_events_model = event_model_for(part_model)
+        part_fields = tracked_fields(part_events_model)
+        part_ids = part_model._default_manager.filter(**{foreign_key: pk}).values("pk")
+        part_events = part_events_model.objects.filter(pgh_obj_id__in=part_ids)
+        if before is not None:
+            part_events = part_events.filter(pgh_id__lt=before)
+        by_part: dict[Any, list[AuditEvent]] = {}
+        for event in part_events.order_by("-pgh_id")[:PART_EVENTS_LIMIT]:
+            by_part.setdefault(event.pgh_obj_id, []).append(event)
+        for part_list in by_part.values():
+            in_window = sum(1 for e in part_list if older is None or e.pgh_id > older)
+            for entry in _entries(part_list, part_fields, in_window):
+                entry.part = part_model
+                entries.append(entry)
+    entries.sort(key=lambda entry: entry.event.pgh_id, reverse=True)
+    return HistoryPage(entries=entries, older=older)
 
 
 def object_as_of(*, model: type[models.Model], pk: Any, at: datetime) -> dict[str, Any] | None:

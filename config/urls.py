@@ -1,12 +1,20 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import TemplateView
+from django.utils.functional import lazy
+from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.views import healthz
 from dbhealth.metrics import metrics_view
 
+# The admin's name, in its header and its pages' titles.
+admin.site.site_header = admin.site.site_title = "pgshop admin"
+admin.site.index_title = "Shop, history and database health"
+
 urlpatterns = [
+    # Pages that name no icon (the API's, Swagger UI) get the admin's: no 404 in the console.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("core/favicon.svg"))),
     # A page pointing newcomers to the API's docs, the admin and the dashboard.
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", healthz, name="healthz"),

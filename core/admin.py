@@ -161,6 +161,9 @@ class HistoryAdminMixin:
     """
 
     history_page: Callable | None = None  # (model_admin, request, object_id, extra_context)
+    # {part model: its foreign key to this model}: the parts' changes shown in the history
+    # too (an order's items), e.g. {OrderItem: "order"}.
+    history_parts: dict | None = None
 
     def history_view(self, request, object_id, extra_context=None):
         page = HistoryAdminMixin.history_page

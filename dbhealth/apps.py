@@ -11,7 +11,7 @@ class DbhealthConfig(AppConfig):
         from celery.signals import task_postrun, task_prerun
         from django.core import checks
 
-        from core import db
+        from core import db, groups
         from dbhealth import origins
         from dbhealth.checks import dbhealth_settings_check
 
@@ -21,3 +21,5 @@ class DbhealthConfig(AppConfig):
         task_postrun.connect(origins.task_finished, dispatch_uid="dbhealth-origins-end")
         # A wrong DBHEALTH setting is reported at start-up, not on every page (checks.py).
         checks.register(dbhealth_settings_check)
+        # The staff group that sees the dashboard (core/groups.py), made after every migrate.
+        groups.register(self, "database health", ["dbhealth.view_dashboard"])

@@ -1151,6 +1151,25 @@ END
 $$;
 
 --
+-- Name: shop_natural_key(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.shop_natural_key(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+                SELECT coalesce(string_agg(
+                    CASE WHEN part[1] ~ '^[0-9]' THEN lpad(part[1], 20, '0') ELSE part[1] END,
+                    '' ORDER BY n), '')
+                  FROM regexp_matches(value, '([0-9]+|[^0-9]+)', 'g') WITH ORDINALITY AS t(part, n)
+            $$;
+
+--
+-- Name: FUNCTION shop_natural_key(value text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.shop_natural_key(value text) IS 'Sort key of a name, numbers compared as numbers: every digit run zero-padded.';
+
+--
 -- Name: audit_event_pgh_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -2946,7 +2965,7 @@ CREATE INDEX shop_product_tags_gin ON public.shop_product USING gin (tags);
 -- Name: shop_user_email_ci_uniq; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX shop_user_email_ci_uniq ON public.shop_user USING btree (lower((email)::text));
+CREATE UNIQUE INDEX shop_user_email_ci_uniq ON public.shop_user USING btree (lower((email)::text) text_pattern_ops);
 
 --
 -- Name: shop_user_groups_group_id_bf3fb67c; Type: INDEX; Schema: public; Owner: -
@@ -2971,6 +2990,12 @@ CREATE INDEX shop_user_user_permissions_permission_id_ace4643b ON public.shop_us
 --
 
 CREATE INDEX shop_user_username_0b1fc3cb_like ON public.shop_user USING btree (username varchar_pattern_ops);
+
+--
+-- Name: shop_user_username_prefix_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX shop_user_username_prefix_idx ON public.shop_user USING btree (lower((username)::text) text_pattern_ops);
 
 --
 -- Name: audit_userprofileevent pgtrigger_append_only_32bc7; Type: TRIGGER; Schema: public; Owner: -

@@ -11,9 +11,16 @@ from django import forms
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.models import Group, Permission
+from django.utils.functional import cached_property
 
 from shop.models import Category, Order, Product, User
-from shop.validators import error_messages, shipping_address_clean
+from shop.validators import (
+    COUNTRY_CODE_MESSAGE,
+    SHIPPING_ADDRESS_MAX_LENGTHS,
+    SHIPPING_ADDRESS_OPTIONAL,
+    error_messages,
+    shipping_address_clean,
+)
 
 
 class EmailNormalizingMixin:
@@ -137,15 +144,67 @@ class ProductAdminForm(forms.ModelForm):
             stock.show_hidden_initial = True
 
 
+def status_workflow(current: str) -> str:
+    """The status field's help: where the order can go from `current`, and the whole workflow,
+    both read from Order.TRANSITIONS (the table the status trigger is generated from)."""
+    nexts = Order.TRANSITIONS[current]
+    where = f"Next: {' or '.join(nexts)}." if nexts else f"{current.capitalize()} is final."
+    steps = "; ".join(
+        f"{status} → {', '.join(moves)}" for status, moves in Order.TRANSITIONS.items() if moves
+    )
+    return f"{where} The workflow: {steps}. Cancelling puts the stock back."
+
+
+# The address form's fields, one per key of the stored JSON object, in the validator's order.
+ADDRESS_LABELS = {
+    "name": "Recipient",
+    "line1": "Address line 1",
+    "line2": "Address line 2",
+    "city": "City",
+    "postal_code": "Postal code",
+    "country": "Country",
+}
+ADDRESS_FIELDS = {f"address_{key}": key for key in SHIPPING_ADDRESS_MAX_LENGTHS}
+
+
+def _address_field(key: str) -> forms.CharField:
+    """One key of the address. No max_length or required check of the form's own: the
+    validator's rules and words, shared with the API, are the only ones (OrderAdminForm.clean);
+    the browser is told the limits so that it can say them first."""
+    return forms.CharField(
+        label=ADDRESS_LABELS[key],
+        required=False,
+        help_text=COUNTRY_CODE_MESSAGE if key == "country" else "",
+        widget=forms.TextInput(
+            attrs={
+                "maxlength": SHIPPING_ADDRESS_MAX_LENGTHS[key],
+                "required": key not in SHIPPING_ADDRESS_OPTIONAL,
+            }
+        ),
+    )
+
+
 class OrderAdminForm(forms.ModelForm):
-    """Status limited to the legal next steps; the shipping address checked as the API does."""
+    """Status limited to the legal next steps; the shipping address as one field per key,
+    checked as the API checks it (validators.shipping_address_clean) and saved as one object."""
 
     class Meta:
         model = Order
-        fields = ("user", "status", "shipping_address")
+        fields = ("user", "status")
+
+    address_name = _address_field("name")
+    address_line1 = _address_field("line1")
+    address_line2 = _address_field("line2")
+    address_city = _address_field("city")
+    address_postal_code = _address_field("postal_code")
+    address_country = _address_field("country")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        address = self.instance.shipping_address or {}
+        for name, key in ADDRESS_FIELDS.items():
+            if name in self.fields:
+                self.fields[name].initial = address.get(key, "")
         status = self.fields.get("status")
         if status is not None and self.instance.pk is not None:
             # The current status (no change) and Order.TRANSITIONS' next steps, the same
@@ -154,14 +213,30 @@ class OrderAdminForm(forms.ModelForm):
             current = self.instance.status
             allowed = {current, *Order.TRANSITIONS[current]}
             status.choices = [(value, label) for value, label in status.choices if value in allowed]
+            status.help_text = status_workflow(current)
 
-    def clean_shipping_address(self):
-        """The rules the API and services.order_update apply (validators.shipping_address_clean),
-        each message prefixed by the key it is about."""
+    @cached_property
+    def changed_data(self):
+        """The changed fields, the address fields reported as one: "shipping_address"."""
+        changed = super().changed_data
+        kept = [name for name in changed if name not in ADDRESS_FIELDS]
+        return kept + ["shipping_address"] if len(kept) < len(changed) else kept
+
+    def clean(self):
+        """The address as stored, through the rules the API and services.order_update apply;
+        each message is shown beside the field it is about."""
+        cleaned = super().clean()
+        if self.instance.pk is None or "shipping_address" not in self.changed_data:
+            return cleaned
+        if any(name in self.errors for name in ADDRESS_FIELDS):
+            return cleaned  # a field's own check (a NUL) has said it: once is enough
+        address = {key: cleaned.get(name, "") for name, key in ADDRESS_FIELDS.items()}
         try:
-            return shipping_address_clean(self.cleaned_data["shipping_address"])
+            cleaned["shipping_address"] = shipping_address_clean(address)
         except forms.ValidationError as error:
             messages = error_messages(error)
-            if isinstance(messages, dict):
-                messages = [f"{key}: {text}" for key, texts in messages.items() for text in texts]
-            raise forms.ValidationError(messages, code="shipping_address_invalid") from None
+            if not isinstance(messages, dict):  # only a non-object fails without a key
+                raise
+            for key, texts in messages.items():
+                self.add_error(f"address_{key}", texts)
+        return cleaned

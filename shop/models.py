@@ -16,7 +16,7 @@ from django.contrib.auth.models import (
 )
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import BrinIndex, GinIndex
+from django.contrib.postgres.indexes import BrinIndex, GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -169,8 +169,10 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
         constraints = [
             # One account per mailbox, whatever the case: an expression index on lower(email),
             # which is also what login-by-email lookups use. No plain index on email besides.
+            # text_pattern_ops: the same index also serves the admin's search by the start of
+            # an address, `lower(email) LIKE 'ab%'` (equality is the same in every opclass).
             models.UniqueConstraint(
-                Lower("email"),
+                OpClass(Lower("email"), name="text_pattern_ops"),
                 name="shop_user_email_ci_uniq",
                 violation_error_message="A user with that email already exists.",
             ),
@@ -186,6 +188,14 @@ class User(Timestamped, AbstractBaseUser, PermissionsMixin):
             # a handful of rows among 100,000 shoppers, found without reading the others.
             models.Index(
                 fields=["username"], name="shop_user_staff_username_idx", condition=Q(is_staff=True)
+            ),
+            # The admin's search by the start of a username, any case: `lower(username) LIKE
+            # 'ab%'`. text_pattern_ops compares bytes, as a LIKE prefix needs; the UNIQUE
+            # index's collation order cannot serve it, nor the case-sensitive _like one.
+            # (The e-mail's is its UNIQUE index, above.)
+            models.Index(
+                OpClass(Lower("username"), name="text_pattern_ops"),
+                name="shop_user_username_prefix_idx",
             ),
         ]
         triggers = [touch_trigger()]
@@ -404,7 +414,8 @@ class Product(Timestamped):
                 name="shop_product_active_newest_idx",
                 condition=Q(is_active=True),
             ),
-            # Full-text search: `search_vector @@ websearch_to_tsquery('english', ...)`.
+            # Full-text search: `search_vector @@ websearch_to_tsquery('english', ...)`, and the
+            # admin's prefix search `search_vector @@ to_tsquery('english', 'struct:*')`.
             GinIndex(fields=["search_vector"], name="shop_product_search_gin"),
             # Tag filters: `tags @> ARRAY['sale']` and `tags && ARRAY[...]`.
             GinIndex(fields=["tags"], name="shop_product_tags_gin"),
@@ -630,7 +641,8 @@ class OrderItem(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.quantity} x {self.product_id}"
+        # Reads the product: select_related("product") where lines are listed.
+        return f"{self.quantity} × {self.product.name} at {self.unit_price}"
 
 
 class IdempotencyKey(models.Model):

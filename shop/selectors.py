@@ -12,14 +12,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import Count, F, FloatField, Prefetch, QuerySet, Sum
+from django.db.models import CharField, Count, F, FloatField, Func, Prefetch, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from shop.errors import ErrorCode, ShopError
-from shop.models import Category, Order, OrderItem, Product, User, UserProfile
+from shop.models import (
+    Category,
+    Order,
+    OrderItem,
+    Product,
+    User,
+    UserProfile,
+)
 
 # --------------------------------------------------------------------------- catalogue
 
@@ -36,7 +44,8 @@ def category_tree() -> list[CategoryNode]:
     """The whole category tree, top-level categories first, siblings by name: one query."""
     nodes: dict[int, CategoryNode] = {}
     parents: dict[int, int | None] = {}
-    for id_, name, slug, parent_id in Category.objects.order_by("name", "id").values_list(
+    by_name = Func("name", function="shop_natural_key")  # "Fiction 9" before "Fiction 10"
+    for id_, name, slug, parent_id in Category.objects.order_by(by_name, "id").values_list(
         "id", "name", "slug", "parent_id"
     ):
         nodes[id_] = CategoryNode(id=id_, name=name, slug=slug)
@@ -46,6 +55,28 @@ def category_tree() -> list[CategoryNode]:
         parent_id = parents[id_]
         (roots if parent_id is None else nodes[parent_id].children).append(node)
     return roots
+
+
+# Each category's names from its root down, as sort keys in which numbers compare as people
+# read them (shop_natural_key, migration 0017): ordering by it lists the tree depth-first,
+# each category under its parent. Correlated: one primary-key lookup per level and row, for a tree
+# that is small and shallow. depth < 100 stops a cycle the trigger would have refused.
+CATEGORY_TREE_PATH_SQL = """(
+    WITH RECURSIVE up(id, parent_id, name, depth) AS (
+        SELECT c.id, c.parent_id, c.name, 0 FROM shop_category c WHERE c.id = shop_category.id
+        UNION ALL
+        SELECT c.id, c.parent_id, c.name, up.depth + 1
+          FROM shop_category c JOIN up ON c.id = up.parent_id
+         WHERE up.depth < 100
+    )
+    SELECT array_agg(shop_natural_key(name) ORDER BY depth DESC) FROM up
+)"""
+
+
+def with_tree_path(queryset: QuerySet[Category]) -> QuerySet[Category]:
+    """The categories with `tree_path`: their names from the root down (the admin's tree)."""
+    path = RawSQL(CATEGORY_TREE_PATH_SQL, [], output_field=ArrayField(CharField()))  # noqa: S611
+    return queryset.annotate(tree_path=path)
 
 
 # A category and all its descendants, walked in the database (one subquery of the product
@@ -242,6 +273,23 @@ def daily_revenue(*, first: date, last: date) -> list[DailyRevenue]:
         )
         for day in days
     ]
+
+
+LOW_STOCK = 5  # a product on sale with this many or fewer left is running out
+
+
+def products_low_stock(*, limit: int = 10) -> QuerySet[Product]:
+    """Active products with LOW_STOCK or fewer left, the fewest first: staff's restocking list.
+
+    No index of its own: one on stock_quantity would make every checkout's stock decrement
+    update it too and forbid HOT updates of the product row; a scan of the products for the
+    admin's home page costs less than that.
+    """
+    return (
+        Product.objects.filter(is_active=True, stock_quantity__lte=LOW_STOCK)
+        .only("id", "name", "stock_quantity")
+        .order_by("stock_quantity", "id")[:limit]
+    )
 
 
 # --------------------------------------------------------------------------- accounts

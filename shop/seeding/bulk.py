@@ -84,8 +84,8 @@ from shop.seeding.vocabulary import (
     NOUNS,
     STATUS_MIX,
     TAGS,
-    TOP_CATEGORIES,
     WORDS,
+    category_plan,
 )
 
 # The tables the load writes (categories are few, and written with bulk_create).
@@ -373,15 +373,14 @@ class BulkSeeder:
     def categories(self, total: int) -> list[int]:
         if not total:
             return list(Category.objects.order_by("pk").values_list("pk", flat=True))
-        offset = Category.objects.count()
-        tops = min(total, len(TOP_CATEGORIES))
+        plan = category_plan(total)  # load.py refuses new categories beside existing ones
         top = Category.objects.bulk_create(
-            Category(name=name, slug=f"{name.lower()}-{n}")
-            for n, name in enumerate(TOP_CATEGORIES[:tops], offset)
+            Category(name=name, slug=slug) for name, slug, parent in plan if parent is None
         )
         children = Category.objects.bulk_create(
-            Category(name=f"Category {n}", slug=f"category-{n}", parent=self.rng.choice(top))
-            for n in range(offset + tops, offset + total)
+            Category(name=name, slug=slug, parent=top[parent])
+            for name, slug, parent in plan
+            if parent is not None
         )
         return [category.pk for category in [*top, *children]]
 

@@ -69,16 +69,17 @@ class SmallSeeder:
     def categories(self, total: int) -> list[int]:
         if not total:
             return list(Category.objects.order_by("pk").values_list("pk", flat=True))
-        offset = Category.objects.count()
-        CategoryFactory.reset_sequence(offset)
-        tops = min(total, len(v.TOP_CATEGORIES))
+        plan = v.category_plan(total)  # load.py refuses new categories beside existing ones
         with transaction.atomic():
             top = Category.objects.bulk_create(
-                CategoryFactory.build(name=name, slug=f"{name.lower()}-{n}")
-                for n, name in enumerate(v.TOP_CATEGORIES[:tops], offset)
+                CategoryFactory.build(name=name, slug=slug)
+                for name, slug, parent in plan
+                if parent is None
             )
             children = Category.objects.bulk_create(
-                CategoryFactory.build(parent=self.rng.choice(top)) for _ in range(total - tops)
+                CategoryFactory.build(name=name, slug=slug, parent=top[parent])
+                for name, slug, parent in plan
+                if parent is not None
             )
         return [category.pk for category in [*top, *children]]
 

@@ -7,6 +7,17 @@ from decimal import Decimal
 from shop.models import Order
 
 TOP_CATEGORIES = ["Books", "Music", "Garden", "Kitchen", "Toys", "Sports", "Office", "Outdoor"]
+# Each top-level category's subcategories, in the order the seed hands them out.
+SUBCATEGORIES = {
+    "Books": ["Fiction", "History", "Science", "Poetry", "Travel", "Cookery"],
+    "Music": ["Jazz", "Classical", "Folk", "Rock", "Vinyl", "Instruments"],
+    "Garden": ["Tools", "Seeds", "Planters", "Furniture", "Lighting", "Watering"],
+    "Kitchen": ["Cookware", "Knives", "Tableware", "Storage", "Baking", "Coffee"],
+    "Toys": ["Puzzles", "Board games", "Building sets", "Dolls", "Outdoor play", "Craft"],
+    "Sports": ["Running", "Cycling", "Swimming", "Tennis", "Yoga", "Climbing"],
+    "Office": ["Desks", "Chairs", "Stationery", "Lamps", "Storage", "Paper"],
+    "Outdoor": ["Tents", "Backpacks", "Sleeping bags", "Stoves", "Lights", "Maps"],
+}
 FIRST_NAMES = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia"]
 LAST_NAMES = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Perlman"]
 # A buyer always ships to the same address, one per name the profiles draw from.
@@ -35,3 +46,24 @@ STATUS_MIX = {
     Order.Status.PENDING: 7,
     Order.Status.CANCELLED: 5,
 }
+
+
+def category_plan(total: int) -> list[tuple[str, str, int | None]]:
+    """The seed's `total` categories as (name, slug, index of the parent in this list).
+
+    The top-level ones first (slug "books"), then subcategories dealt round the top-level
+    ones in turn ("Fiction", slug "books-fiction"); past the vocabulary's names a subcategory
+    is numbered ("Fiction 2", "books-fiction-2"). Names are unique among siblings and slugs
+    everywhere, as the constraints want.
+    """
+    tops = TOP_CATEGORIES[: min(total, len(TOP_CATEGORIES))]
+    plan: list[tuple[str, str, int | None]] = [(name, name.lower(), None) for name in tops]
+    for n in range(total - len(tops)):
+        parent = n % len(tops)
+        names = SUBCATEGORIES[tops[parent]]
+        turn = n // len(tops)
+        base = names[turn % len(names)]
+        name = base if turn < len(names) else f"{base} {turn // len(names) + 1}"
+        slug = f"{tops[parent]}-{name}".lower().replace(" ", "-")
+        plan.append((name, slug, parent))
+    return plan

@@ -1,5 +1,7 @@
 """Staff see history: each object's History page and the audit log, on exact query budgets."""
 
+import json
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -42,8 +44,9 @@ def test_history_view_query_count_does_not_grow_with_events(
     for n in range(updates):
         edit_product_in_admin(staff_client, product, price=f"{40 - n}.00")
 
-    # session, user, the product, its events, the usernames in their contexts
-    with django_assert_num_queries(5):
+    # session, user, the product, its events, the usernames in their contexts, the name of
+    # the category its insert names
+    with django_assert_num_queries(6):
         response = staff_client.get(f"/admin/shop/product/{product.pk}/history/")
 
     assert response.status_code == 200
@@ -66,14 +69,14 @@ def test_history_view_shows_the_object_as_of_a_moment(staff_client, django_asser
     Product.objects.filter(pk=product.pk).update(name="Walnut desk")
 
     # ... plus the one time-travel query
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         response = staff_client.get(
             f"/admin/shop/product/{product.pk}/history/", {"at": moment.isoformat()}
         )
 
     assert response.status_code == 200
     as_of = dict(response.context["as_of"])
-    assert (as_of["name"], as_of["price"], as_of["version"]) == ("Desk", Decimal("100.00"), 1)
+    assert (as_of["name"], as_of["price"], as_of["version"]) == ("Desk", "100.00", "1")
 
 
 def test_history_view_before_the_object_existed(staff_client):
@@ -160,7 +163,9 @@ def test_every_shop_admin_has_the_history_view(staff_client, path):
     response = staff_client.get(path.format(**ids))
 
     assert response.status_code == 200
-    assert [e.event.pgh_label for e in response.context["entries"]] == ["insert"]
+    # An order's History holds its item's insert too
+    expected = ["insert", "insert"] if "/order/" in path else ["insert"]
+    assert [e.event.pgh_label for e in response.context["entries"]] == expected
 
 
 def test_shoppers_cannot_see_history(client):
@@ -290,7 +295,10 @@ def test_audit_log_rows_link_to_history_and_say_who_and_how(staff_client, superu
     entry = response.context["cl"].result_list[0]
     assert (entry.pgh_label, entry.pgh_user_id) == ("update", superuser.pk)
     content = response.content.decode()
-    assert f'<a href="/admin/shop/product/{product.pk}/history/">{product.pk}</a>' in content
+    assert (
+        f'<a href="/admin/shop/product/{product.pk}/history/" title="its history">#{product.pk}</a>'
+        in content
+    )
     assert f"admin: /admin/shop/product/{product.pk}/change/" in content
     assert "database" in content  # the factory's insert, made outside any context
 
@@ -325,3 +333,75 @@ def test_shoppers_cannot_see_the_audit_log(client):
 
     assert response.status_code == 302
     assert response["Location"] == "/admin/login/?next=/admin/audit/auditlog/"
+
+
+# --------------------------------------------------------------------------- readable history
+
+
+def test_an_orders_history_holds_its_items_changes_with_names(
+    staff_client, django_assert_num_queries
+):
+    desk = ProductFactory(name="Walnut desk")
+    order = OrderFactory(lines=[(desk, 2)])
+    item = order.items.get()
+    edit_product_in_admin(staff_client, desk, price="9.00")  # not part of the order
+
+    # session, user, the order, its events, its items' events (the item ids a subquery),
+    # the names of the customer and of the product the events point to
+    with django_assert_num_queries(7):
+        response = staff_client.get(f"/admin/shop/order/{order.pk}/history/")
+
+    entries = response.context["entries"]
+    assert [(e.event.pgh_label, e.part_label) for e in entries] == [
+        ("insert", f"order item {item.pk}"),
+        ("insert", ""),
+    ]
+    item_rows = {field: new for field, _, new in entries[0].rows}
+    assert item_rows["product"] == f"Walnut desk (#{desk.pk})"
+    assert "order" not in item_rows  # the order whose history this is
+    order_rows = {field: new for field, _, new in entries[1].rows}
+    assert order_rows["user"] == f"{order.user.username} (#{order.user_id})"
+    assert json.loads(order_rows["shipping address"]) == order.shipping_address  # JSON
+    assert order_rows["status"] == "Pending"
+    assert "version" not in order_rows
+    assert "updated at" not in order_rows
+
+
+def test_history_writes_json_and_seconds_and_leaves_out_the_noise(staff_client):
+    product = ProductFactory(tags=["sale", "eco"], attributes={"colour": "blue"})
+    edit_product_in_admin(staff_client, product, price="7.00")
+
+    response = staff_client.get(f"/admin/shop/product/{product.pk}/history/")
+
+    update, insert = response.context["entries"]
+    assert [field for field, _, _ in update.rows] == ["price"]
+    inserted = {field: new for field, _, new in insert.rows}
+    assert inserted["tags"] == '["sale", "eco"]'
+    assert inserted["attributes"] == '{"colour": "blue"}'
+    assert inserted["is active"] == "yes"
+    assert inserted["category"] == f"{product.category.name} (#{product.category_id})"
+    content = response.content.decode()
+    assert re.search(r"\d\d:\d\d:\d\d\.\d", content) is None  # no microseconds
+    assert re.search(r"<td class=\"nowrap\">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</td>", content)
+    request_id = update.context["request_id"]
+    assert f'<small title="{request_id}">request {request_id[:8]}</small>' in content
+
+
+def test_the_audit_log_speaks_of_tables_and_events(staff_client):
+    UserFactory()
+    ProductFactory()
+
+    response = staff_client.get("/admin/audit/auditlog/")
+
+    content = response.content.decode()
+    headers = [h["text"] for h in response.context["result_headers"]]
+    assert headers == ["when", "action", "table", "object", "user", "via", "request"]
+    assert "pgh" not in " ".join(headers).lower()
+    assert '<td class="field-object_kind">User</td>' in content
+    assert "shop.user" not in content.replace('value="shop.user"', "").replace(
+        "model=shop.user", ""
+    )
+    count = response.context["cl"].result_count
+    assert f"{count} events" in content
+    assert "By date" in content
+    assert "By pgh created at" not in content

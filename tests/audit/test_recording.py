@@ -30,7 +30,7 @@ from audit.models import (
 from shop.factories import CategoryFactory, OrderFactory, ProductFactory, UserFactory
 from shop.models import Order, Product, User, UserGroup
 from tests.audit.conftest import events
-from tests.shop.test_admin import product_form
+from tests.shop.test_admin import address_fields, product_form
 
 pytestmark = pytest.mark.django_db
 
@@ -411,7 +411,7 @@ def test_order_status_change_in_the_admin_is_recorded(staff_client, immediate_co
         {
             "user": order.user_id,
             "status": "processing",
-            "shipping_address": json.dumps(order.shipping_address),
+            **address_fields(order.shipping_address),
             "items-TOTAL_FORMS": 1,
             "items-INITIAL_FORMS": 1,
             "items-MIN_NUM_FORMS": 0,

@@ -95,7 +95,7 @@ def test_email_uniqueness_is_one_expression_index_not_two():
         (
             "shop_user_email_ci_uniq",
             "CREATE UNIQUE INDEX shop_user_email_ci_uniq ON public.shop_user "
-            "USING btree (lower((email)::text))",
+            "USING btree (lower((email)::text) text_pattern_ops)",
         )
     ]
 
