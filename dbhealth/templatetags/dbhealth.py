@@ -1,7 +1,9 @@
-"""Formatting for the dashboard: percentages, durations, sizes, counts."""
+"""Formatting for the dashboard: percentages, durations, sizes, counts, and the charts."""
 
 from django import template
 from django.template.defaultfilters import filesizeformat
+
+from dbhealth import charts
 
 register = template.Library()
 
@@ -65,3 +67,10 @@ def interval(value):
 def status(value):
     labels = {"ok": "OK", "warning": "Warning", "critical": "Critical"}
     return {"status": value, "label": labels.get(value, value)}
+
+
+@register.inclusion_tag("dbhealth/chart.html")
+def chart(series, id, title="", small=False):
+    """One time series as an SVG chart (dbhealth/charts.py); small: a third of the width."""
+    size = {"width": 380, "height": 180} if small else {"width": 900, "height": 240}
+    return {"c": charts.chart(series, **size), "id": id, "title": title, "small": small}
