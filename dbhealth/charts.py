@@ -19,8 +19,7 @@ BYTES, COUNT, PER_SECOND, RATIO, MS = "bytes", "count", "per_second", "ratio", "
 UNITS = (BYTES, COUNT, PER_SECOND, RATIO, MS)
 BYTE_UNITS = ("bytes", "kB", "MB", "GB", "TB", "PB")  # powers of 1024, as pg_size_pretty
 
-CHAR_WIDTH = 6.6  # px of one character of the 11 px axis font (digits are ~0.6 em)
-FONT_SIZE = 11
+CHAR_WIDTH = 7.2  # px of one character of the 12 px axis font (digits are ~0.6 em)
 ONE_POINT_SPAN = 3600  # s: the time axis around a single snapshot (half an hour each side)
 TIME_STEPS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800,
               604800)  # fmt: skip
@@ -77,11 +76,12 @@ def nice_step(raw: float) -> float:
     return 10 * power  # pragma: no cover (the loop always returns)
 
 
-def nice_ticks(low: float, high: float, target: int = 4) -> list[float]:
-    """Evenly spaced round ticks covering [low, high] in about `target` intervals."""
+def nice_ticks(low: float, high: float, target: int = 4, least: float = 0) -> list[float]:
+    """Evenly spaced round ticks covering [low, high] in about `target` intervals, at least
+    `least` apart (1 for counts: no tick at half a call)."""
     if high <= low:
         high = low + 1
-    step = nice_step((high - low) / target)
+    step = max(nice_step((high - low) / target), least)
     first = math.floor(low / step + 1e-9) * step
     last = math.ceil(high / step - 1e-9) * step
     digits = decimals(step) + 2
@@ -112,7 +112,7 @@ def y_axis(values: list, unit: str) -> tuple[list[float], list[str]]:
         ticks = nice_ticks(low / scale, high / scale)
         digits = decimals(ticks[1] - ticks[0])
         return [t * scale for t in ticks], [f"{t:,.{digits}f} {BYTE_UNITS[power]}" for t in ticks]
-    ticks = nice_ticks(low, high)
+    ticks = nice_ticks(low, high, least=1 if unit == COUNT else 0)
     digits = decimals(ticks[1] - ticks[0])
     suffix = {PER_SECOND: "/s", MS: " ms"}.get(unit, "")
     return ticks, [f"{t:,.{digits}f}{suffix}" for t in ticks]

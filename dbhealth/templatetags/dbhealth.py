@@ -71,6 +71,6 @@ def status(value):
 
 @register.inclusion_tag("dbhealth/chart.html")
 def chart(series, id, title="", small=False):
-    """One time series as an SVG chart (dbhealth/charts.py); small: a third of the width."""
-    size = {"width": 380, "height": 180} if small else {"width": 900, "height": 240}
+    """One time series as an SVG chart (dbhealth/charts.py); small: two or three to a row."""
+    size = {"width": 300, "height": 170} if small else {"width": 800, "height": 240}
     return {"c": charts.chart(series, **size), "id": id, "title": title, "small": small}
