@@ -133,6 +133,11 @@ def snapshots_prune(*, now: dt.datetime | None = None) -> int:
     return deleted
 
 
+def latest_capture() -> dt.datetime | None:
+    """When the newest snapshot was taken: the last run of the beat-scheduled snapshot task."""
+    return Snapshot.objects.order_by("-captured_at").values_list("captured_at", flat=True).first()
+
+
 # ----------------------------------------------------------------------------- chart series
 
 RANGES = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}

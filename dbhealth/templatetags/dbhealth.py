@@ -1,7 +1,6 @@
 """Formatting for the dashboard: percentages, durations, sizes, counts, and the charts."""
 
 from django import template
-from django.template.defaultfilters import filesizeformat
 
 from dbhealth import charts
 
@@ -43,7 +42,8 @@ def ms(value):
 
 @register.filter
 def size(value):
-    return "–" if value is None else filesizeformat(value)
+    """Bytes in kB/MB/GB (powers of 1024, as pg_size_pretty and the charts): 8192 -> "8.0 kB"."""
+    return charts.format_value(value, charts.BYTES)
 
 
 @register.filter

@@ -11,6 +11,7 @@ from dbhealth import charts
 from dbhealth.charts import BYTES, COUNT, MS, PER_SECOND, RATIO, chart, format_value, y_axis
 from dbhealth.models import IndexSample, Snapshot, TableSample
 from dbhealth.snapshots import server_series, snapshot_take
+from dbhealth.templatetags.dbhealth import size
 from tests.dbhealth.conftest import preloaded
 
 AT = dt.datetime(2026, 12, 8, 1, 15, tzinfo=dt.UTC)  # TIME_ZONE is UTC
@@ -41,6 +42,12 @@ KIB, MIB, GIB = 1024, 1024**2, 1024**3
 )
 def test_values_are_shown_in_their_unit(value, unit, shown):
     assert format_value(value, unit) == shown
+
+
+def test_the_pages_show_sizes_as_the_charts_do():
+    assert [size(v) for v in (None, 0, 8192, 15 * MIB, int(2.5 * GIB))] == [
+        "–", "0 bytes", "8.0 kB", "15.0 MB", "2.5 GB"
+    ]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- y axis
@@ -268,7 +275,7 @@ def test_the_overview_draws_its_three_charts_in_one_more_query(
 
     # The same count as without snapshots (tests/dbhealth/test_overview.py): one query reads
     # the snapshots of the three charts however many there are.
-    with django_assert_num_queries(42 if preloaded() else 40):
+    with django_assert_num_queries(43 if preloaded() else 41):
         response = viewer_client.get("/admin/dbhealth/")
 
     page = response.content.decode()
