@@ -16,7 +16,6 @@ import math
 from django.utils import timezone
 
 BYTES, COUNT, PER_SECOND, RATIO, MS = "bytes", "count", "per_second", "ratio", "ms"
-UNITS = (BYTES, COUNT, PER_SECOND, RATIO, MS)
 BYTE_UNITS = ("bytes", "kB", "MB", "GB", "TB", "PB")  # powers of 1024, as pg_size_pretty
 
 CHAR_WIDTH = 7.2  # px of one character of the 12 px axis font (digits are ~0.6 em)
@@ -92,7 +91,8 @@ def y_axis(values: list, unit: str) -> tuple[list[float], list[str]]:
     """The ticks (in the values' own unit) and their labels.
 
     Sizes, counts, rates and durations start at 0; a ratio spans its values (a cache hit
-    between 99.2% and 99.9% is drawn from 99% to 100%, not flattened at the top), within 0-100%.
+    between 99.2% and 99.9% is drawn from 99.2% to 100%, not flattened at the top), within
+    0-100%.
     """
     found = [v for v in values if v is not None]
     low, high = (min(found), max(found)) if found else (0, 0)
@@ -142,6 +142,8 @@ def time_ticks(start: float, end: float, width: float) -> list[tuple[float, str]
     one_day = local[0].date() == local[1].date()
     offset = local[0].utcoffset().total_seconds()
     for step in TIME_STEPS:
+        if (end - start) / step > MAX_TIME_TICKS + 1 and step != TIME_STEPS[-1]:
+            continue  # more than MAX_TIME_TICKS ticks whatever their labels: not worth making
         first = math.ceil((start + offset) / step) * step - offset
         ticks = []
         t = first
