@@ -227,6 +227,12 @@ def chart(data: dict, *, width: int = 900, height: int = 240) -> dict:
                 )
             pen_down = True
         latest = next((v for v in reversed(values) if v is not None), None)
+        measured = [v for v in values if v is not None]
+        spread = (
+            f"min {format_value(min(measured), unit)}, max {format_value(max(measured), unit)}"
+            if measured and min(measured) != max(measured)
+            else ""
+        )
         lines.append(
             {
                 "name": name,
@@ -234,6 +240,7 @@ def chart(data: dict, *, width: int = 900, height: int = 240) -> dict:
                 "path": " ".join(path),
                 "markers": markers,
                 "latest": format_value(latest, unit),
+                "spread": spread,  # the range a line without markers does not tell
             }
         )
     return {

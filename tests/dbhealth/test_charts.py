@@ -117,7 +117,7 @@ def test_one_snapshot_is_a_point_on_the_hour_around_it():
         (round(middle, 1), "database, 2026-12-08 01:15: 15.1 MB")
     ]
     assert line["path"] == f"M{round(middle, 1)} {line['markers'][0]['y']}"
-    assert line["latest"] == "15.1 MB"
+    assert (line["latest"], line["spread"]) == ("15.1 MB", "")  # one value: no range to tell
     assert [t["label"] for t in drawn["y_ticks"]] == ["0 MB", "5 MB", "10 MB", "15 MB", "20 MB"]
 
 
@@ -159,7 +159,7 @@ def test_a_gap_breaks_the_line_and_a_lone_point_keeps_its_marker():
     [line] = drawn["lines"]
     assert line["path"].count("M") == 3  # three runs: before, the lone point, after
     assert [m["title"] for m in line["markers"]] == ["transactions/s, 2026-12-08 05:30: 2.0/s"]
-    assert line["latest"] == "1.0/s"
+    assert (line["latest"], line["spread"]) == ("1.0/s", "min 1.0/s, max 2.0/s")
 
 
 def test_nothing_to_draw_says_why():
@@ -282,8 +282,8 @@ def test_the_overview_draws_its_three_charts_in_one_more_query(
     assert page.count("<svg viewBox=") == 3
     assert 'id="chart-tps"' in page
     assert 'id="chart-connections"' in page
-    assert "transactions/s: <strong>10.0/s</strong>" in page
-    assert "client connections: <strong>8</strong>" in page
+    assert "transactions/s: <strong>10.0/s</strong> latest</li>" in page  # one rate: no spread
+    assert "client connections: <strong>8</strong> latest, min 4, max 8</li>" in page
     assert "cache hits: <strong>99.00%</strong>" in page
     assert 'class="dbh-cards six"' in page
 
