@@ -162,6 +162,32 @@ def test_a_gap_breaks_the_line_and_a_lone_point_keeps_its_marker():
     assert (line["latest"], line["spread"]) == ("1.0/s", "min 1.0/s, max 2.0/s")
 
 
+def test_a_pixel_column_keeps_its_lowest_and_highest_point():
+    points = [(0.1, 5.0), (0.5, 1.0), (0.9, 9.0), (0.95, 4.0), (1.2, 3.0), (1.7, 3.0)]
+
+    assert charts.thinned(points) == [(0.1, 5.0), (0.5, 1.0), (0.9, 9.0), (1.2, 3.0), (1.7, 3.0)]
+    assert charts.thinned([(0.5, 1.0), (1.5, 2.0)]) == [(0.5, 1.0), (1.5, 2.0)]  # one a column
+    assert charts.thinned([]) == []
+
+
+def test_a_week_of_snapshots_is_thinned_to_the_pixels_and_keeps_its_spike():
+    xs = [(AT + dt.timedelta(minutes=5 * i)).timestamp() for i in range(2016)]
+    values = [100.0] * 2016
+    values[1000] = 900.0  # one spike among a week of snapshots
+
+    drawn = chart({"x": xs, "series": {"scans": values}, "unit": COUNT}, width=800, height=240)
+
+    [line] = drawn["lines"]
+    points = line["path"].split(" L")
+    columns = drawn["plot"]["right"] - drawn["plot"]["left"]
+    assert len(points) <= 2 * (int(columns) + 1) + 2  # at most two a pixel column, and the ends
+    assert len(points) < 2016
+    top, bottom = drawn["plot"]["top"], drawn["plot"]["bottom"]
+    spike = round(bottom - 0.9 * (bottom - top), 1)  # 900 on an axis of 0-1,000
+    assert line["path"].count(f" {spike}") == 1  # the spike is kept, once
+    assert [t["label"] for t in drawn["y_ticks"]][-1] == "1,000"
+
+
 def test_nothing_to_draw_says_why():
     assert chart({"x": [], "series": {}, "unit": BYTES}) == {
         "empty": "No snapshot in this range yet (the snapshot task runs every few minutes)."
