@@ -39,6 +39,14 @@ class Snapshot(models.Model):
     # Did the statement counters start again since the previous snapshot (a reset)?
     statements_reset = models.BooleanField(default=False)
     database_bytes = models.BigIntegerField()
+    # The overview's small charts, from pg_stat_database and pg_statio_user_tables (null in the
+    # snapshots taken before they were recorded): committed and rolled-back transactions, the
+    # client connections of the server, and the table and index blocks found in / read into
+    # shared buffers; rates and the hit ratio are deltas between two snapshots.
+    transactions = models.BigIntegerField(null=True)
+    connections = models.IntegerField(null=True)
+    blocks_hit = models.BigIntegerField(null=True)
+    blocks_read = models.BigIntegerField(null=True)
 
     class Meta:
         ordering = ["-captured_at"]

@@ -22,7 +22,7 @@ import datetime as dt
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dbhealth import stats
+from dbhealth import charts, stats
 from dbhealth.conf import config
 from dbhealth.models import IndexSample, QuerySample, Snapshot, TableSample
 from dbhealth.stats.cursor import fresh_statistics
@@ -58,7 +58,7 @@ def snapshot_take() -> Snapshot:
             statements_reset_at=info.get("stats_reset"),
             statements_evicted=info.get("dealloc"),
             statements_reset=restarted,
-            database_bytes=stats.server.database_bytes(cursor),
+            **stats.server.snapshot_counters(cursor),
         )
         before = {}
         if previous:
@@ -133,6 +133,11 @@ def snapshots_prune(*, now: dt.datetime | None = None) -> int:
     return deleted
 
 
+def latest_capture() -> dt.datetime | None:
+    """When the newest snapshot was taken: the last run of the beat-scheduled snapshot task."""
+    return Snapshot.objects.order_by("-captured_at").values_list("captured_at", flat=True).first()
+
+
 # ----------------------------------------------------------------------------- chart series
 
 RANGES = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7)}
@@ -143,53 +148,106 @@ def since(range_name: str) -> dt.datetime:
 
 
 def query_series(queryid: int, range_name: str) -> dict:
-    """Per snapshot: calls and execution time (ms) since the previous one."""
+    """Per snapshot: calls and execution time since the previous one, as two charts."""
     found = (
         QuerySample.objects.filter(queryid=queryid, snapshot__captured_at__gte=since(range_name))
         .order_by("snapshot__captured_at")
         .values_list("snapshot__captured_at", "calls_delta", "exec_time_delta")
     )
+    x = [at.timestamp() for at, _, _ in found]
     return {
-        "x": [at.timestamp() for at, _, _ in found],
-        "series": {
-            "calls": [c for _, c, _ in found],
-            "time (ms)": [round(t, 3) for _, _, t in found],
+        "calls": {"x": x, "series": {"calls": [c for _, c, _ in found]}, "unit": charts.COUNT},
+        "time": {
+            "x": x,
+            "series": {"execution time": [round(t, 3) for _, _, t in found]},
+            "unit": charts.MS,
         },
     }
 
 
-def top_series(model, label: str, value: str, range_name: str, top: int = 5) -> dict:
-    """The `top` largest subjects by their latest `value`, one line each, per snapshot."""
-    snapshots = list(
+def snapshot_times(range_name: str) -> list[tuple[int, dt.datetime]]:
+    """(pk, captured_at) of the snapshots in the range, oldest first."""
+    return list(
         Snapshot.objects.filter(captured_at__gte=since(range_name))
-        .order_by("captured_at")
+        .order_by("captured_at", "pk")
         .values_list("pk", "captured_at")
     )
+
+
+def top_series(
+    model, label: str, value: str, unit: str, snapshots: list[tuple[int, dt.datetime]], top: int = 5
+) -> dict:
+    """The `top` largest subjects by their latest `value`, one line each, per snapshot, in one
+    query (the subjects are chosen by a subquery on the latest snapshot)."""
     if not snapshots:
-        return {"x": [], "series": {}}
+        return {"x": [], "series": {}, "unit": unit}
     latest = snapshots[-1][0]
-    names = list(
+    names = (
         model.objects.filter(snapshot_id=latest)
         .order_by(f"-{value}", label)
         .values_list(label, flat=True)[:top]
     )
     found = model.objects.filter(
-        snapshot_id__in=[pk for pk, _ in snapshots], **{f"{label}__in": names}
+        snapshot__captured_at__gte=snapshots[0][1], **{f"{label}__in": names}
     ).values_list("snapshot_id", label, value)
     by = {(pk, name): v for pk, name, v in found}
+    order = sorted(
+        {name for _, name in by}, key=lambda name: (-(by.get((latest, name)) or 0), name)
+    )
     return {
         "x": [at.timestamp() for _, at in snapshots],
-        "series": {name: [by.get((pk, name)) for pk, _ in snapshots] for name in names},
+        "series": {name: [by.get((pk, name)) for pk, _ in snapshots] for name in order},
+        "unit": unit,
     }
 
 
 def database_series(range_name: str) -> dict:
     found = (
         Snapshot.objects.filter(captured_at__gte=since(range_name))
-        .order_by("captured_at")
+        .order_by("captured_at", "pk")
         .values_list("captured_at", "database_bytes")
     )
     return {
         "x": [at.timestamp() for at, _ in found],
-        "series": {"database (bytes)": [b for _, b in found]},
+        "series": {"database": [b for _, b in found]},
+        "unit": charts.BYTES,
+    }
+
+
+def growth(current, previous):
+    """A cumulative counter's growth between two snapshots; None when either lacks it or it
+    went down (a statistics reset in between: the growth is unknown, the chart shows a gap)."""
+    if current is None or previous is None or current < previous:
+        return None
+    return current - previous
+
+
+def server_series(range_name: str) -> dict:
+    """The overview's small charts, in one query: transactions per second and the cache hit
+    ratio between consecutive snapshots (from the second one on), and the client connections
+    at each."""
+    found = list(
+        Snapshot.objects.filter(captured_at__gte=since(range_name))
+        .order_by("captured_at", "pk")
+        .values_list("captured_at", "transactions", "connections", "blocks_hit", "blocks_read")
+    )
+    x = [at.timestamp() for at, *_ in found]
+    tps, hit = [None] * len(found), [None] * len(found)
+    for i in range(1, len(found)):
+        (before, tx0, _, hit0, read0), (after, tx1, _, hit1, read1) = found[i - 1], found[i]
+        seconds = (after - before).total_seconds()
+        done = growth(tx1, tx0)
+        if done is not None and seconds > 0:
+            tps[i] = round(done / seconds, 3)
+        hits, reads = growth(hit1, hit0), growth(read1, read0)
+        if hits is not None and reads is not None and hits + reads > 0:
+            hit[i] = round(hits / (hits + reads), 6)
+    return {
+        "tps": {"x": x, "series": {"transactions/s": tps}, "unit": charts.PER_SECOND},
+        "connections": {
+            "x": x,
+            "series": {"client connections": [c for _, _, c, _, _ in found]},
+            "unit": charts.COUNT,
+        },
+        "cache": {"x": x, "series": {"cache hits": hit}, "unit": charts.RATIO},
     }

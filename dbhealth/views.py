@@ -186,7 +186,9 @@ def origin_view(request, origin: str):
 class ExplainForm(forms.Form):
     sql = forms.CharField(
         label="Statement",
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 100, "spellcheck": "false"}),
+        widget=forms.Textarea(
+            attrs={"rows": 10, "class": "vLargeTextField dbh-sql-input", "spellcheck": "false"}
+        ),
         help_text="One SELECT, INSERT, UPDATE, DELETE or MERGE. It is planned, never run, "
         "unless ANALYZE is ticked.",
     )

@@ -1789,7 +1789,11 @@ CREATE TABLE public.dbhealth_snapshot (
     statements_reset_at timestamp with time zone,
     statements_evicted bigint,
     statements_reset boolean NOT NULL,
-    database_bytes bigint NOT NULL
+    database_bytes bigint NOT NULL,
+    blocks_hit bigint,
+    blocks_read bigint,
+    connections integer,
+    transactions bigint
 );
 
 --

@@ -1,7 +1,7 @@
-"""Overview: the server at a glance (rows: dbhealth/stats/server.py), and one green/yellow/red
-line per check of every panel."""
+"""Overview: the server at a glance (rows: dbhealth/stats/server.py), its last 24 hours in
+small charts (from the snapshots), and one green/yellow/red line per check of every panel."""
 
-from dbhealth import stats
+from dbhealth import snapshots, stats
 
 from .base import Check, level_above, level_below
 
@@ -56,5 +56,6 @@ def collect(cursor, config: dict) -> dict:
         "connection_usage": usage,
         "tps": tps,
         "cache": cache,
+        "charts": snapshots.server_series("24h"),
         "checks": checks,
     }

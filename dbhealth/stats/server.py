@@ -51,7 +51,19 @@ SELECT coalesce(stats_reset, pg_postmaster_start_time()) AS since
   FROM pg_stat_database WHERE datname = current_database()
 """
 
-DATABASE_SIZE_SQL = "SELECT pg_database_size(current_database()) AS bytes"
+# What a snapshot keeps for the overview's charts: cumulative counters (rates come from the
+# deltas between two snapshots), the client connections of the server, this database's size.
+SNAPSHOT_SQL = """
+SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database
+         WHERE datname = current_database()) AS transactions,
+       (SELECT count(*) FROM pg_stat_activity
+         WHERE backend_type = 'client backend')::int AS connections,
+       (SELECT coalesce(sum(heap_blks_hit + coalesce(idx_blks_hit, 0)), 0)
+          FROM pg_statio_user_tables)::bigint AS blocks_hit,
+       (SELECT coalesce(sum(heap_blks_read + coalesce(idx_blks_read, 0)), 0)
+          FROM pg_statio_user_tables)::bigint AS blocks_read,
+       pg_database_size(current_database()) AS database_bytes
+"""
 
 VERSION_NUM_SQL = "SELECT current_setting('server_version_num')::int AS version"
 
@@ -81,8 +93,9 @@ def stats_since(cursor):
     return row(cursor, STATS_SINCE_SQL)["since"]
 
 
-def database_bytes(cursor) -> int:
-    return row(cursor, DATABASE_SIZE_SQL)["bytes"]
+def snapshot_counters(cursor) -> dict:
+    """Transactions so far, client connections, table+index blocks hit and read, size."""
+    return row(cursor, SNAPSHOT_SQL)
 
 
 def version_num(cursor) -> int:

@@ -1,7 +1,8 @@
-"""Formatting for the dashboard: percentages, durations, sizes, counts."""
+"""Formatting for the dashboard: percentages, durations, sizes, counts, and the charts."""
 
 from django import template
-from django.template.defaultfilters import filesizeformat
+
+from dbhealth import charts
 
 register = template.Library()
 
@@ -41,7 +42,8 @@ def ms(value):
 
 @register.filter
 def size(value):
-    return "–" if value is None else filesizeformat(value)
+    """Bytes in kB/MB/GB (powers of 1024, as pg_size_pretty and the charts): 8192 -> "8.0 kB"."""
+    return charts.format_value(value, charts.BYTES)
 
 
 @register.filter
@@ -65,3 +67,10 @@ def interval(value):
 def status(value):
     labels = {"ok": "OK", "warning": "Warning", "critical": "Critical"}
     return {"status": value, "label": labels.get(value, value)}
+
+
+@register.inclusion_tag("dbhealth/chart.html")
+def chart(series, id, title="", small=False):
+    """One time series as an SVG chart (dbhealth/charts.py); small: two or three to a row."""
+    size = {"width": 300, "height": 170} if small else {"width": 800, "height": 240}
+    return {"c": charts.chart(series, **size), "id": id, "title": title, "small": small}

@@ -142,11 +142,11 @@ def test_the_history_page_and_the_statement_chart(viewer_client, connect):
 
     data = page.context["data"]
     assert (data["range"], data["snapshots"]) == ("7d", 2)
-    assert data["charts"]["database-size"]["series"]["database (bytes)"] == list(
+    assert data["charts"]["database_size"]["series"]["database"] == list(
         Snapshot.objects.order_by("captured_at", "pk").values_list("database_bytes", flat=True)
     )
-    assert len(data["charts"]["table-size"]["series"]) == 5
+    assert len(data["charts"]["table_size"]["series"]) == 5
     assert b'id="chart-table-size"' in page.content
-    assert b"vendor/uplot/uPlot.iife.min.js" in page.content
+    assert page.content.count(b"<svg viewBox=") == 3
     assert detail.context["range"] == "24h"
-    assert detail.context["chart"]["series"]["calls"] == [1]
+    assert detail.context["chart"]["calls"]["series"]["calls"] == [1]
