@@ -309,10 +309,16 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Beat's "Sending due task" and the worker's received/succeeded lines of the periodic
+    # jobs, which would fill the log every 30 s; errors and other tasks' lines stay.
+    "filters": {"periodic_chatter": {"()": "config.logging.PeriodicChatterFilter"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Never DEBUG: statement logging prints parameters (password hashes, API tokens).
         "django.db.backends": {"level": "INFO"},
         "django.utils.autoreload": {"level": "WARNING"},  # runserver prints its own lines
+        "celery.beat": {"filters": ["periodic_chatter"]},
+        "celery.worker.strategy": {"filters": ["periodic_chatter"]},
+        "celery.app.trace": {"filters": ["periodic_chatter"]},
     },
 }
