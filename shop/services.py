@@ -190,9 +190,7 @@ def auth_token_delete(*, user: User) -> None:
     Token.objects.filter(user=user).delete()
 
 
-def demo_user_ensure(
-    *, username: str, email: str, password: str, staff: bool
-) -> tuple[User, bool]:
+def demo_user_ensure(*, username: str, email: str, password: str, staff: bool) -> tuple[User, bool]:
     """The demo login `username`, made once; (user, created). For `make run`
     (manage.py demo_user): a superuser (staff=True) or a shopper, with a profile and this
     password. An existing user is left exactly as it is, its password and flags included: a
@@ -531,13 +529,10 @@ def _address_or_error(address: object) -> dict:
     except ValidationError as error:
         messages = error_messages(error)
         if isinstance(messages, list):
-            where, first, nested = "shipping_address", messages[0], {"non_field_errors": messages}
+            first, nested = messages[0], {"non_field_errors": messages}
         else:
-            key, found = next(iter(messages.items()))
-            where, first, nested = f"shipping_address.{key}", found[0], messages
-        raise ShopError(
-            ErrorCode.INVALID, f"{where}: {first}", fields={"shipping_address": nested}
-        ) from None
+            first, nested = next(iter(messages.values()))[0], messages
+        raise ShopError(ErrorCode.INVALID, first, fields={"shipping_address": nested}) from None
 
 
 def _check_lines(lines: Sequence[OrderLine]) -> None:

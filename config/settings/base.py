@@ -270,6 +270,32 @@ SPECTACULAR_SETTINGS = {
     '`{"code": ..., "message": ..., "fields": {...}}`.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One scheme in the Authorize dialog, Bearer (shop/api/authentication.py BearerScheme):
+    # the session login is for the browsable pages, and Swagger UI cannot use a cookie box.
+    "AUTHENTICATION_WHITELIST": ["shop.api.authentication.TokenAuthentication"],
+    # One tag per resource, in this order (shop/api/schema.py gives each operation its tag).
+    "TAGS": [
+        {
+            "name": "account",
+            "description": "Register, log in for a token, log out; me and my profile.",
+        },
+        {"name": "categories", "description": "The category tree."},
+        {
+            "name": "products",
+            "description": "The catalogue: filters, full-text search, keyset pages.",
+        },
+        {
+            "name": "orders",
+            "description": "My orders: place (with an Idempotency-Key), track, cancel.",
+        },
+        {
+            "name": "staff",
+            "description": "Staff only: any order, and moving it along its statuses.",
+        },
+        {"name": "api", "description": "The API root: links to everything."},
+    ],
+    # Swagger UI: keep the token across reloads, and show each operation's id.
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": True},
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -260,7 +260,7 @@ def test_order_update_refuses_the_addresses_the_api_refuses_and_writes_nothing()
 
     assert (refused.value.code, refused.value.message, refused.value.fields) == (
         ErrorCode.INVALID,
-        "shipping_address.country: Use the ISO 3166-1 alpha-2 code, e.g. GB.",
+        "Use the ISO 3166-1 alpha-2 code, e.g. GB.",
         {"shipping_address": {"country": ["Use the ISO 3166-1 alpha-2 code, e.g. GB."]}},
     )
     assert Order.objects.values_list("shipping_address", "version").get(pk=order.pk) == (
