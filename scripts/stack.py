@@ -567,13 +567,14 @@ def prefix_output(streams: dict) -> list[threading.Thread]:
     return threads
 
 
-# The dashboard's browser test (tests/dbhealth/test_browser.py) drives Debian's chromium
-# through Playwright, whose own browser download is never used.
-CHROMIUM = Path("/usr/bin/chromium")
-APT_INSTALL_CHROMIUM = [
-    ["apt-get", "update", "-qq"],
-    ["apt-get", "install", "-y", "-qq", "chromium"],
-]
+# System tools some tests drive, by package: its binary, and what needs it. Debian's own
+# packages; `make test` installs a missing one as root on Debian (ensure_tool).
+CHROMIUM = Path("/usr/bin/chromium")  # the dashboard's browser test, through Playwright
+CURL = Path("/usr/bin/curl")  # the README's curl walk-through (tests/shop/api/test_walkthrough.py)
+TOOLS = {
+    "chromium": ("Chromium", "the dashboard's browser test needs it"),
+    "curl": ("curl", "the README's API walk-through test needs it"),
+}
 
 
 def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
@@ -587,32 +588,48 @@ def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
     return "debian" in ids
 
 
-def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
-    """What `make test` does about chromium: nothing ([]), these commands (as root on
+def apt_plan(package: str, path: Path, *, present: bool, root: bool, debian: bool):
+    """What `make test` does about a system tool: nothing ([]), these commands (as root on
     Debian), or stop with this one line (anywhere else: it cannot install it itself)."""
     if present:
         return []
     if root and debian:
-        return APT_INSTALL_CHROMIUM
+        return [
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", package],
+        ]
+    label, why = TOOLS[package]
     return (
-        f"{CHROMIUM} is missing (the dashboard's browser test needs it): run "
-        "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+        f"{path} is missing ({why}): run `sudo apt-get install -y {package}` (Debian), "
+        f"or install {label} at that path"
     )
 
 
-def ensure_browser() -> None:
-    plan = browser_plan(present=CHROMIUM.is_file(), root=os.geteuid() == 0, debian=is_debian())
+def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
+    return apt_plan("chromium", CHROMIUM, present=present, root=root, debian=debian)
+
+
+def ensure_tool(package: str, path: Path) -> None:
+    plan = apt_plan(
+        package, path, present=path.is_file(), root=os.geteuid() == 0, debian=is_debian()
+    )
     if isinstance(plan, str):
         fail(plan)
     for command in plan:
-        say(f"installing the browser test's chromium: {' '.join(command)}")
+        say(f"installing {package} for the tests: {' '.join(command)}")
         noninteractive = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         if subprocess.run(command, env=noninteractive, check=False).returncode:
             fail(f"{' '.join(command)} failed")
 
 
+def ensure_browser() -> None:
+    ensure_tool("chromium", CHROMIUM)
+
+
 def cmd_test(stack: Stack, args: list[str]) -> int:
-    ensure_browser()  # before the servers: a missing browser stops the run at once
+    # Before the servers: a missing tool stops the run at once.
+    ensure_browser()
+    ensure_tool("curl", CURL)
     env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
     return subprocess.run(
         [PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False

@@ -129,7 +129,7 @@ def test_embedded_classes_use_the_wheels_binaries(tmp_path):
 def test_make_test_installs_chromium_with_apt_get_as_root_on_debian():
     assert stack_module.browser_plan(present=False, root=True, debian=True) == [
         ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "chromium"],
+        ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "chromium"],
     ]
 
 
@@ -138,6 +138,15 @@ def test_make_test_names_the_command_when_it_cannot_install_chromium(root, debia
     assert stack_module.browser_plan(present=False, root=root, debian=debian) == (
         "/usr/bin/chromium is missing (the dashboard's browser test needs it): run "
         "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+    )
+
+
+def test_make_test_names_the_command_when_it_cannot_install_curl():
+    assert stack_module.apt_plan(
+        "curl", stack_module.CURL, present=False, root=False, debian=True
+    ) == (
+        "/usr/bin/curl is missing (the README's API walk-through test needs it): run "
+        "`sudo apt-get install -y curl` (Debian), or install curl at that path"
     )
 
 
@@ -182,7 +191,10 @@ def test_make_test_as_root_on_debian_runs_apt_get_then_continues(tmp_path, monke
 
     assert ran == [
         (["apt-get", "update", "-qq"], "noninteractive"),
-        (["apt-get", "install", "-y", "-qq", "chromium"], "noninteractive"),
+        (
+            ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "chromium"],
+            "noninteractive",
+        ),
     ]
 
 
