@@ -301,7 +301,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "shop.models.Order.Status",
-        "TransitionStatusEnum": "shop.models.Order.TARGET_STATUSES",
     },
 }
 

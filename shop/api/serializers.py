@@ -311,7 +311,9 @@ class OrderUpdateInput(strict.InputSerializer):
 
 @extend_schema_serializer(examples=[OpenApiExample("Ship it", value={"status": "shipped"})])
 class OrderTransitionInput(strict.InputSerializer):
-    status = strict.StrictChoiceField(choices=[status.value for status in Order.TARGET_STATUSES])
+    # Any status: one that is no next step of this order (pending, say) gets the service's
+    # 409 naming the statuses it can move to, not a 400 "not a valid choice".
+    status = strict.StrictChoiceField(choices=Order.Status.choices)
 
 
 class ProductRefOutput(serializers.Serializer):
