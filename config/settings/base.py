@@ -266,8 +266,11 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "pgshop API",
-    "DESCRIPTION": "The shoppers' REST API: accounts, catalogue, orders. Every 4xx answer is "
-    '`{"code": ..., "message": ..., "fields": {...}}`.',
+    "DESCRIPTION": "The shoppers' REST API: accounts, catalogue, orders. Log in "
+    "(POST /api/v1/auth/login/), then *Authorize* with the bare token: it is sent as "
+    "`Authorization: Bearer <token>`. Every 4xx answer is "
+    '`{"code": ..., "message": ..., "fields": {...}}`, `fields` keyed by each field\'s path '
+    "(`items.0.quantity`), empty when no one field is at fault.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # One scheme in the Authorize dialog, Bearer (shop/api/authentication.py BearerScheme):
