@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status manage shell psql docs backup restore bench-audit bench bench-smoke query-plans clean
+.PHONY: run test lint format install lock up down status reset manage shell psql docs backup restore bench-audit bench bench-smoke query-plans clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -51,6 +51,11 @@ down: $(STAMP)
 
 status: $(STAMP)
 	$(STACK) status
+
+# Stop the servers and delete the embedded database (and Redis's data): the next `make run`
+# starts empty. Asks first; `make reset RESET=yes` does not. Nothing outside PGSHOP_DATA.
+reset: $(STAMP)
+	RESET=$(RESET) $(STACK) reset
 
 # make manage ARGS="createsuperuser"
 manage: $(STAMP)

@@ -9,7 +9,9 @@ given one is used instead.
     python scripts/stack.py run            # servers, migrate, demo data once, web + worker + beat
     python scripts/stack.py test [ARGS]    # servers, then pytest ARGS
     python scripts/stack.py exec -- CMD    # servers, then CMD with DATABASE_URL/REDIS_URL set
-    python scripts/stack.py up | down | status
+    python scripts/stack.py up | down
+    python scripts/stack.py status         # what runs where: data folder, servers, URLs
+    RESET=yes python scripts/stack.py reset   # stop, delete the database: start from empty
 
 Several invocations may share the servers (a `make test` while `make run` is up): each
 registers its pid under .data/run/users/, and the last one to leave stops the servers.
@@ -23,9 +25,12 @@ import fcntl
 import os
 import pwd
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -379,9 +384,14 @@ def manage(env: dict[str, str], *args: str) -> None:
         fail(f"manage.py {' '.join(args)} failed with exit code {result.returncode}")
 
 
-def demo_password() -> str:
-    """A random demo password, made once per data folder (never committed)."""
-    path = DATA / "demo-password"
+# The demo logins `make run` makes once (manage.py demo_user): each one's random password is
+# made once per data folder and kept in this file (never committed).
+DEMO_LOGINS = {"admin": "demo-password", "shopper": "demo-shopper-password"}
+
+
+def demo_password(username: str = "admin") -> str:
+    """The demo login's random password, made once per data folder."""
+    path = DATA / DEMO_LOGINS[username]
     if not path.exists():
         DATA.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(12))
@@ -422,14 +432,41 @@ def web_command(port: str) -> list[str]:
     ]  # fmt: skip
 
 
+def site_urls(port: str) -> list[tuple[str, str]]:
+    """What `make run` serves, as `make run` and `make status` print it."""
+    base = f"http://127.0.0.1:{port}"
+    return [
+        ("Home", f"{base}/"),
+        ("Admin", f"{base}/admin/"),
+        ("Dashboard", f"{base}/admin/dbhealth/"),
+        ("API", f"{base}/api/v1/"),
+        ("API docs", f"{base}/api/docs/"),
+        ("Health check", f"{base}/healthz"),
+    ]
+
+
+def demo_logins_lines(*, make: bool = True) -> list[str]:
+    """The demo logins and where their passwords are kept (made here unless make=False)."""
+    lines = []
+    for username, kind in (("admin", "staff"), ("shopper", "shopper")):
+        path = DATA / DEMO_LOGINS[username]
+        if make or path.exists():
+            password = demo_password(username)
+            lines.append(f"Demo {kind} login: {username} / {password}   (kept in {path})")
+    return lines
+
+
 def cmd_run(stack: Stack) -> int:
     env = child_env(stack.up())
     # migrate re-grants the application role afterwards (post_migrate, shop/apps.py).
     roles = {"DB_APP_ROLE": APP_ROLE, "DB_STAFF_ROLE": STAFF_ROLE}
     manage({**env, **roles} if stack.postgres else env, "migrate", "--no-input")
     manage(env, "seed", "--if-empty")
-    password = demo_password()
+    password, shopper_password = demo_password("admin"), demo_password("shopper")
+    # Made once: a later run leaves either login as it is (a password changed in the admin).
     manage({**env, "DEMO_PASSWORD": password}, "demo_user", "--username", "admin")
+    shopper_env = {**env, "DEMO_PASSWORD": shopper_password}
+    manage(shopper_env, "demo_user", "--username", "shopper", "--shopper")
     port = os.environ.get("PORT", "8000")
     processes = {"web": web_command(port)}
     if celery_exists():
@@ -462,26 +499,24 @@ def cmd_run(stack: Stack) -> int:
                 {**app_env, **logins[name]},
                 DB_APPLICATION_NAME=f"pgshop-{name}",
                 DB_POOL=pool[name],
+                PYTHONUNBUFFERED="1",  # each line as it is written, not in 8 KiB blocks
             ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         for name, argv in processes.items()
     }
-    base = f"http://127.0.0.1:{port}"
-    print(
-        "\n"
-        f"  Home            {base}/\n"
-        f"  Admin           {base}/admin/\n"
-        f"  Dashboard       {base}/admin/dbhealth/\n"
-        f"  API             {base}/api/v1/\n"
-        f"  API docs        {base}/api/docs/\n"
-        f"  Health check    {base}/healthz\n"
-        f"  Demo staff login: admin / {password}\n"
-        f"  PostgreSQL      {app_env['DATABASE_URL']} (owner: {stack.env()['DATABASE_URL']})\n"
-        f"  Staff login     {staff_url} (admin, staff API, worker, beat)\n"
-        f"  Redis           {stack.env()['REDIS_URL']}\n"
-        f"  Running: {', '.join(children)}. Ctrl-C stops everything.\n",
-        flush=True,
-    )
+    pumps = prefix_output({name: child.stdout for name, child in children.items()})
+    lines = [
+        *(f"{name:<15} {url}" for name, url in site_urls(port)),
+        *demo_logins_lines(),
+        f"PostgreSQL      {app_env['DATABASE_URL']} (owner: {stack.env()['DATABASE_URL']})",
+        f"Staff login     {staff_url} (admin, staff API, worker, beat)",
+        f"Redis           {stack.env()['REDIS_URL']}",
+        f"Running: {', '.join(children)}. Ctrl-C stops everything.",
+    ]
+    with OUTPUT_LOCK:  # the children print already
+        print("\n" + "".join(f"  {line}\n" for line in lines), flush=True)
     code = 0
     try:
         while all(child.poll() is None for child in children.values()):
@@ -500,16 +535,46 @@ def cmd_run(stack: Stack) -> int:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+        for pump in pumps:
+            pump.join(timeout=5)  # the children's last lines, then their pipes are closed
     return code
 
 
-# The dashboard's browser test (tests/dbhealth/test_browser.py) drives Debian's chromium
-# through Playwright, whose own browser download is never used.
-CHROMIUM = Path("/usr/bin/chromium")
-APT_INSTALL_CHROMIUM = [
-    ["apt-get", "update", "-qq"],
-    ["apt-get", "install", "-y", "-qq", "chromium"],
-]
+OUTPUT_LOCK = threading.Lock()
+
+
+def prefix_lines(name: str, width: int, stream, out=None) -> None:
+    """Copy a child's output to ours, each line prefixed with its name ("web    | ..."), as
+    foreman and honcho do; whole lines only, so two children's lines never interleave."""
+    out = out or sys.stdout
+    for raw in iter(stream.readline, b""):
+        line = raw.decode(errors="replace").rstrip("\r\n")
+        with OUTPUT_LOCK:
+            out.write(f"{name.ljust(width)} | {line}\n")
+            out.flush()
+    stream.close()
+
+
+def prefix_output(streams: dict) -> list[threading.Thread]:
+    """One thread per child of `make run`, reading its pipe until it closes."""
+    width = max(map(len, streams))
+    threads = [
+        threading.Thread(target=prefix_lines, args=(name, width, stream), daemon=True)
+        for name, stream in streams.items()
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+# System tools some tests drive, by package: its binary, and what needs it. Debian's own
+# packages; `make test` installs a missing one as root on Debian (ensure_tool).
+CHROMIUM = Path("/usr/bin/chromium")  # the dashboard's browser test, through Playwright
+CURL = Path("/usr/bin/curl")  # the README's curl walk-through (tests/shop/api/test_walkthrough.py)
+TOOLS = {
+    "chromium": ("Chromium", "the dashboard's browser test needs it"),
+    "curl": ("curl", "the README's API walk-through test needs it"),
+}
 
 
 def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
@@ -523,32 +588,48 @@ def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
     return "debian" in ids
 
 
-def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
-    """What `make test` does about chromium: nothing ([]), these commands (as root on
+def apt_plan(package: str, path: Path, *, present: bool, root: bool, debian: bool):
+    """What `make test` does about a system tool: nothing ([]), these commands (as root on
     Debian), or stop with this one line (anywhere else: it cannot install it itself)."""
     if present:
         return []
     if root and debian:
-        return APT_INSTALL_CHROMIUM
+        return [
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", package],
+        ]
+    label, why = TOOLS[package]
     return (
-        f"{CHROMIUM} is missing (the dashboard's browser test needs it): run "
-        "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+        f"{path} is missing ({why}): run `sudo apt-get install -y {package}` (Debian), "
+        f"or install {label} at that path"
     )
 
 
-def ensure_browser() -> None:
-    plan = browser_plan(present=CHROMIUM.is_file(), root=os.geteuid() == 0, debian=is_debian())
+def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
+    return apt_plan("chromium", CHROMIUM, present=present, root=root, debian=debian)
+
+
+def ensure_tool(package: str, path: Path) -> None:
+    plan = apt_plan(
+        package, path, present=path.is_file(), root=os.geteuid() == 0, debian=is_debian()
+    )
     if isinstance(plan, str):
         fail(plan)
     for command in plan:
-        say(f"installing the browser test's chromium: {' '.join(command)}")
+        say(f"installing {package} for the tests: {' '.join(command)}")
         noninteractive = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         if subprocess.run(command, env=noninteractive, check=False).returncode:
             fail(f"{' '.join(command)} failed")
 
 
+def ensure_browser() -> None:
+    ensure_tool("chromium", CHROMIUM)
+
+
 def cmd_test(stack: Stack, args: list[str]) -> int:
-    ensure_browser()  # before the servers: a missing browser stops the run at once
+    # Before the servers: a missing tool stops the run at once.
+    ensure_browser()
+    ensure_tool("curl", CURL)
     env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
     return subprocess.run(
         [PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False
@@ -563,21 +644,94 @@ def cmd_exec(stack: Stack, args: list[str]) -> int:
     return subprocess.run(args, env=child_env(stack.up()), cwd=ROOT, check=False).returncode
 
 
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def status_report(stack: Stack, port: str) -> str:
+    """`make status`: what runs where: the data folder, each server, the web and its URLs."""
+
+    def state(server) -> str:
+        return "up" if server.running() else "down"
+
+    lines = [f"Data folder     {DATA}{'' if DATA.exists() else ' (not made yet)'}"]
+    if stack.postgres:
+        pg = stack.postgres
+        lines.append(f"PostgreSQL      {state(pg):<5}{pg.url()}  data {pg.pgdata}, log {pg.log}")
+    else:
+        lines.append(f"PostgreSQL      external {stack.external_db}")
+    if stack.redis:
+        lines.append(
+            f"Redis           {state(stack.redis):<5}{stack.redis.url()}  data {stack.redis.dir}"
+        )
+    else:
+        lines.append(f"Redis           external {stack.external_redis}")
+    web = "up" if port_open(int(port)) else "down"
+    lines.append(f"Web (make run)  {web:<5}http://127.0.0.1:{port}/  (PORT)")
+    if web == "up":
+        lines += [f"  {name:<13} {url}" for name, url in site_urls(port)[1:]]
+    users = (
+        sorted(int(entry.name) for entry in stack.users.glob("*")) if stack.users.exists() else []
+    )
+    live = [pid for pid in users if Path(f"/proc/{pid}").exists()]
+    lines.append(f"Using the servers: {', '.join(map(str, live)) or 'nobody'} (make run/test pids)")
+    lines += demo_logins_lines(make=False)
+    return "\n".join(lines)
+
+
+# What `make reset` removes, inside the data folder only: the database cluster, Redis's
+# append-only file (cache and broker: entries about rows that are gone), beat's schedule.
+# The demo passwords stay, so the demo logins made again have the same ones.
+RESET_PATHS = ("postgres", "redis", "celerybeat-schedule*")  # shelve adds .db/.dat/.dir
+
+
+def cmd_reset(stack: Stack, *, confirmed: bool) -> int:
+    """`make reset`: stop the servers and delete the data folder's database, so the next
+    `make run` starts from an empty one (migrated and seeded again)."""
+    if stack.external_db:
+        fail("DATABASE_URL is set: make reset only deletes the embedded server's data")
+    targets = sorted(path for pattern in RESET_PATHS for path in DATA.glob(pattern))
+    if not targets:
+        say(f"nothing to reset in {DATA}")
+        return 0
+    if not confirmed:
+        prompt = f"Delete {', '.join(map(str, targets))}? Type yes: "
+        answer = input(prompt) if sys.stdin.isatty() else ""
+        if answer.strip() != "yes":
+            fail("not confirmed: run `make reset RESET=yes` (nothing was deleted)")
+    with stack._locked():
+        live = stack._live_users()
+    if live:
+        fail(f"the servers are in use by pids {live} (make run/test): stop them first")
+    stack.down(force=True)
+    for target in targets:
+        assert target.resolve().is_relative_to(DATA), target  # never outside PGSHOP_DATA
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+        say(f"removed {target}")
+    say("reset: the next `make run` starts from an empty database")
+    return 0
+
+
 def interrupted(signum, frame):
     raise KeyboardInterrupt
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "test", "exec", "up", "down", "status"}:
+    if not argv or argv[0] not in {"run", "test", "exec", "up", "down", "status", "reset"}:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
     stack = Stack()
     if command == "status":
-        for name, server in (("PostgreSQL", stack.postgres), ("Redis", stack.redis)):
-            state = "external" if server is None else ("running" if server.running() else "stopped")
-            print(f"{name}: {state}")
+        print(status_report(stack, os.environ.get("PORT", "8000")))
         return 0
+    if command == "reset":
+        return cmd_reset(stack, confirmed=os.environ.get("RESET") == "yes" or "--yes" in rest)
     if command == "down":
         stack.down(force=True)
         return 0

@@ -148,8 +148,8 @@ def product_list(
     if ordering == "relevance" and not q:
         raise ShopError(
             ErrorCode.INVALID,
-            "ordering: relevance needs a search (q).",
-            fields={"ordering": ["relevance needs a search (q)."]},
+            "Ordering by relevance needs a search (q).",
+            fields={"ordering": ["Ordering by relevance needs a search (q)."]},
         )
     return queryset.order_by(*PRODUCT_ORDERINGS[ordering])
 

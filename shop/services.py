@@ -190,19 +190,22 @@ def auth_token_delete(*, user: User) -> None:
     Token.objects.filter(user=user).delete()
 
 
-def staff_user_reset(*, username: str, email: str, password: str) -> tuple[User, bool]:
-    """The superuser `username`, made (with a profile) or reset to staff, active and this
-    password; (user, created). For the demo login (manage.py demo_user)."""
+def demo_user_ensure(*, username: str, email: str, password: str, staff: bool) -> tuple[User, bool]:
+    """The demo login `username`, made once; (user, created). For `make run`
+    (manage.py demo_user): a superuser (staff=True) or a shopper, with a profile and this
+    password. An existing user is left exactly as it is, its password and flags included: a
+    password changed in the admin, or a demoted account, stays so across runs."""
     with transaction.atomic():
         user = User.objects.filter(username=username).first()
-        if user is None:
+        if user is not None:
+            return user, False
+        if staff:
             user = User.objects.create_superuser(username, email, password)
-            profile_update(user=user, if_match=None, first_name="Demo", last_name="Staff")
-            return user, True
-        user.is_staff = user.is_superuser = user.is_active = True
-        user.set_password(password)
-        user.save(update_fields=["is_staff", "is_superuser", "is_active", "password"])
-    return user, False
+        else:
+            user = User.objects.create_user(username, email, password)
+        last_name = "Staff" if staff else "Shopper"
+        profile_update(user=user, if_match=None, first_name="Demo", last_name=last_name)
+    return user, True
 
 
 def user_update(*, user: User, if_match: Collection[str] | None, **changes: str) -> User:
@@ -526,13 +529,10 @@ def _address_or_error(address: object) -> dict:
     except ValidationError as error:
         messages = error_messages(error)
         if isinstance(messages, list):
-            where, first, nested = "shipping_address", messages[0], {"non_field_errors": messages}
+            first, nested = messages[0], {"non_field_errors": messages}
         else:
-            key, found = next(iter(messages.items()))
-            where, first, nested = f"shipping_address.{key}", found[0], messages
-        raise ShopError(
-            ErrorCode.INVALID, f"{where}: {first}", fields={"shipping_address": nested}
-        ) from None
+            first, nested = next(iter(messages.values()))[0], messages
+        raise ShopError(ErrorCode.INVALID, first, fields={"shipping_address": nested}) from None
 
 
 def _check_lines(lines: Sequence[OrderLine]) -> None:

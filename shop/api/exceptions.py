@@ -2,8 +2,16 @@
 
 `code` is a stable string to branch on (ErrorCode values, or DRF's own codes such as
 not_authenticated, permission_denied, not_found, throttled, parse_error); `message` is one
-sentence for people; `fields` maps an input field to its messages (empty when the error
-is not about a field). Anything that is not a known error stays a 500 and is logged.
+sentence for people, never prefixed with a field's name; `fields` maps the path of each
+input field at fault to its messages, one flat object whatever the input's nesting:
+
+    {"quantity": [...]}                      a field of the body (or a query parameter)
+    {"shipping_address.city": [...]}         a field of a nested object
+    {"items.0.product": [...]}               a field of line 0 of a list (0 = the first)
+    {"items": [...]}                         the list itself (empty, too long)
+
+and it is empty when the error is about no one field (a body that is not an object, a
+conflict, a missing login). Anything that is not a known error stays a 500 and is logged.
 """
 
 import sys
@@ -19,6 +27,7 @@ from django.views.defaults import server_error as django_server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shop.errors import ErrorCode, ShopError
@@ -44,31 +53,50 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"code": str(code), "message": message, "fields": fields or {}}
 
 
-def _first_message(detail, path: tuple[str, ...] = ()) -> str | None:
-    """The first message of a (nested) validation error, prefixed with where it is:
-    "items.1.quantity: Ensure this value is less than or equal to 1000." """
+def flat_fields(detail, path: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """Every message of a (nested) validation error under its dotted path, in input order:
+    {"items": {"0": {"quantity": [m]}}} and [{"quantity": [m]}] both become
+    {"items.0.quantity": [m]}. DRF's non_field_errors adds nothing to the path (the object's
+    own errors are its path's), and errors of the whole body (path "") are left to message."""
+    fields: dict[str, list[str]] = {}
+
+    def add(where: tuple[str, ...], message) -> None:
+        if where:
+            fields.setdefault(".".join(where), []).append(str(message))
+
+    def walk(node, where: tuple[str, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(
+                    value, where if key == api_settings.NON_FIELD_ERRORS_KEY else (*where, str(key))
+                )
+        elif isinstance(node, list) and any(isinstance(item, dict | list) for item in node):
+            for index, item in enumerate(node):  # one entry per input line; {} for a good one
+                walk(item, (*where, str(index)))
+        elif isinstance(node, list):
+            for message in node:
+                add(where, message)
+        else:
+            add(where, node)
+
+    walk(detail, path)
+    return fields
+
+
+def first_message(detail) -> str | None:
+    """The first message of a (nested) validation error, as it is: no field name before it."""
     if isinstance(detail, dict):
-        entries = [((*path, str(key)), value) for key, value in detail.items()]
-    elif isinstance(detail, list):
-        # A list of objects (one per input line) adds the line's index to the path.
-        entries = [
-            ((*path, str(index)) if isinstance(value, dict) else path, value)
-            for index, value in enumerate(detail)
-        ]
-    else:
-        shown = [part for part in path if part != "non_field_errors"]
-        return f"{'.'.join(shown)}: {detail}" if shown else str(detail)
-    for where, value in entries:
-        found = _first_message(value, where)
-        if found:
-            return found
-    return None
+        detail = list(detail.values())
+    if isinstance(detail, list):
+        return next((found for item in detail if (found := first_message(item))), None)
+    return str(detail) if detail else None
 
 
 def exception_handler(exc, context):
     if isinstance(exc, ShopError):
         response = Response(
-            error_body(exc.code, exc.message, exc.fields), status=STATUS_FOR_CODE[exc.code]
+            error_body(exc.code, exc.message, flat_fields(exc.fields)),
+            status=STATUS_FOR_CODE[exc.code],
         )
         if exc.code == ErrorCode.BUSY:
             response["Retry-After"] = "1"
@@ -81,9 +109,8 @@ def exception_handler(exc, context):
         return None  # not an API error: a 500, logged by Django
     if isinstance(exc, exceptions.ValidationError):
         detail = response.data
-        fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
         response.data = error_body(
-            ErrorCode.INVALID, _first_message(fields) or "Invalid input.", fields
+            ErrorCode.INVALID, first_message(detail) or "Invalid input.", flat_fields(detail)
         )
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None

@@ -211,7 +211,8 @@ class KeysetPagination(BasePagination):
         return Response({"next": self.next_link, "previous": self.previous_link, "results": data})
 
     def get_paginated_response_schema(self, schema):
-        link = {"type": "string", "nullable": True, "format": "uri"}
+        # example: null (the first and last page), so examples of a page can be built.
+        link = {"type": "string", "nullable": True, "format": "uri", "example": None}
         return {
             "type": "object",
             "required": ["next", "previous", "results"],

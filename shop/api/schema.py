@@ -36,7 +36,23 @@ RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Se
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
+# Each operation's tag: its resource, from the first part of its path under /api/v1/.
+TAG_FOR_PATH = {
+    "auth": "account",
+    "me": "account",
+    "categories": "categories",
+    "products": "products",
+    "orders": "orders",
+    "staff": "staff",
+    "": "api",
+}
+
+
 class ErrorAnswersSchema(AutoSchema):
+    def get_tags(self) -> list[str]:
+        first = self.path.removeprefix("/api/v1/").split("/", 1)[0]
+        return [TAG_FOR_PATH[first]]
+
     def _error_codes(self) -> list[str]:
         codes = ["400", "406", "503"]
         if self.view.get_throttles():

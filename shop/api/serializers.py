@@ -2,6 +2,7 @@
 gets back). Inputs never reach a model directly: views pass validated_data to a service."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -18,20 +19,75 @@ from shop.validators import (
 )
 from shop.validators import SHIPPING_ADDRESS_MAX_LENGTHS as ADDRESS_MAX
 
+# The schema's examples (Swagger UI's "Try it out" bodies): product 1 exists in the demo data.
+ADDRESS_EXAMPLE = {
+    "name": "Ada Lovelace",
+    "line1": "12 St James's Square",
+    "city": "London",
+    "postal_code": "SW1Y 4JH",
+    "country": "GB",
+}
+ORDER_SUMMARY_EXAMPLE = {
+    "id": 2001,
+    "status": "pending",
+    "total_amount": "60.00",
+    "version": 1,
+    "created_at": "2026-01-15T09:30:00Z",
+    "updated_at": "2026-01-15T09:30:00Z",
+}
+ORDER_EXAMPLE = {
+    **ORDER_SUMMARY_EXAMPLE,
+    "shipping_address": ADDRESS_EXAMPLE,
+    "items": [
+        {
+            "product": {"id": 1, "name": "Brass lamp"},
+            "quantity": 2,
+            "unit_price": "30.00",
+            "subtotal": "60.00",
+        }
+    ],
+}
 
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A bad line",
+            value={
+                "code": "invalid",
+                "message": "Ensure this value is less than or equal to 1000.",
+                "fields": {
+                    "items.0.quantity": ["Ensure this value is less than or equal to 1000."]
+                },
+            },
+            status_codes=["400"],
+        )
+    ]
+)
 class ErrorSerializer(serializers.Serializer):
     """The body of every 4xx answer."""
 
     code = serializers.CharField(help_text="Stable error code, e.g. invalid, out_of_stock.")
     message = serializers.CharField(help_text="What went wrong, for people.")
     fields = serializers.DictField(
-        help_text="Messages per input field (nested for lists of objects); empty if none."
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per input field, keyed by its path: `quantity`, "
+        "`shipping_address.city`, `items.0.product` (line 0 of the items); empty when the "
+        "error is about no one field.",
     )
 
 
 # --------------------------------------------------------------------------- accounts
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A new shopper",
+            value={"username": "ada", "email": "ada@example.com", "password": "correct-horse-42"},
+        )
+    ]
+)
 class RegisterInput(strict.InputSerializer):
     username = strict.StrictCharField(max_length=max_length(User, "username"))
     email = strict.StrictEmailField(max_length=max_length(User, "email"))
@@ -40,15 +96,39 @@ class RegisterInput(strict.InputSerializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("A shopper", value={"username": "ada", "password": "correct-horse-42"})
+    ]
+)
 class LoginInput(strict.InputSerializer):
     username = strict.StrictCharField(max_length=max_length(User, "username"))
     password = strict.StrictCharField(max_length=128, trim_whitespace=False)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("A token", value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"})
+    ]
+)
 class TokenOutput(serializers.Serializer):
     token = serializers.CharField(source="key")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A shopper",
+            value={
+                "id": 201,
+                "username": "ada",
+                "email": "ada@example.com",
+                "is_staff": False,
+                "created_at": "2026-01-15T09:30:00Z",
+            },
+        )
+    ]
+)
 class UserOutput(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
@@ -57,11 +137,28 @@ class UserOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("A new email", value={"email": "ada@lovelace.example"})]
+)
 class UserUpdateInput(strict.InputSerializer):
     username = strict.StrictCharField(max_length=max_length(User, "username"), required=False)
     email = strict.StrictEmailField(max_length=max_length(User, "email"), required=False)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A profile",
+            value={
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "phone": "+44 20 7946 0000",
+                "bio": "",
+                "avatar_url": "",
+            },
+        )
+    ]
+)
 class ProfileSerializer(strict.InputSerializer):
     """Profile in and out (every field optional on PATCH)."""
 
@@ -90,6 +187,19 @@ class CategoryRefOutput(serializers.Serializer):
     slug = serializers.SlugField()
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A category and a child",
+            value={
+                "id": 1,
+                "name": "Home",
+                "slug": "home",
+                "children": [{"id": 2, "name": "Lighting", "slug": "lighting", "children": []}],
+            },
+        )
+    ]
+)
 class CategoryTreeOutput(CategoryRefOutput):
     children = serializers.SerializerMethodField()
 
@@ -97,6 +207,25 @@ class CategoryTreeOutput(CategoryRefOutput):
         return CategoryTreeOutput(node.children, many=True).data
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A product",
+            value={
+                "id": 1,
+                "name": "Brass lamp",
+                "description": "A desk lamp in brushed brass.",
+                "price": "30.00",
+                "stock_quantity": 12,
+                "in_stock": True,
+                "category": {"id": 2, "name": "Lighting", "slug": "lighting"},
+                "tags": ["brass", "desk"],
+                "attributes": {"colour": "brass"},
+                "created_at": "2026-01-15T09:30:00Z",
+            },
+        )
+    ]
+)
 class ProductOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -148,6 +277,14 @@ class OrderLineInput(strict.InputSerializer):
     quantity = strict.StrictIntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two of product 1",
+            value={"items": [{"product": 1, "quantity": 2}], "shipping_address": ADDRESS_EXAMPLE},
+        )
+    ]
+)
 class OrderCreateInput(strict.InputSerializer):
     items = OrderLineInput(many=True, min_length=1, max_length=MAX_ORDER_LINES)
     shipping_address = ShippingAddressSerializer()
@@ -165,12 +302,18 @@ class OrderCreateInput(strict.InputSerializer):
         return items
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("A new address", value={"shipping_address": ADDRESS_EXAMPLE})]
+)
 class OrderUpdateInput(strict.InputSerializer):
     shipping_address = ShippingAddressSerializer()
 
 
+@extend_schema_serializer(examples=[OpenApiExample("Ship it", value={"status": "shipped"})])
 class OrderTransitionInput(strict.InputSerializer):
-    status = strict.StrictChoiceField(choices=[status.value for status in Order.TARGET_STATUSES])
+    # Any status: one that is no next step of this order (pending, say) gets the service's
+    # 409 naming the statuses it can move to, not a 400 "not a valid choice".
+    status = strict.StrictChoiceField(choices=Order.Status.choices)
 
 
 class ProductRefOutput(serializers.Serializer):
@@ -185,6 +328,7 @@ class OrderItemOutput(serializers.Serializer):
     subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 
+@extend_schema_serializer(examples=[OpenApiExample("An order", value=ORDER_SUMMARY_EXAMPLE)])
 class OrderSummaryOutput(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=Order.Status.choices)
@@ -194,11 +338,35 @@ class OrderSummaryOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(examples=[OpenApiExample("An order", value=ORDER_EXAMPLE)])
 class OrderOutput(OrderSummaryOutput):
     shipping_address = ShippingAddressSerializer()
     items = OrderItemOutput(many=True, source="item_list")  # selectors.order_get's Prefetch
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "The links",
+            value={
+                name: f"http://127.0.0.1:8000/api/v1/{path}"
+                for name, path in {
+                    "products": "products/",
+                    "categories": "categories/",
+                    "orders": "orders/",
+                    "me": "me/",
+                    "register": "auth/register/",
+                    "login": "auth/login/",
+                    "logout": "auth/logout/",
+                }.items()
+            }
+            | {
+                "docs": "http://127.0.0.1:8000/api/docs/",
+                "schema": "http://127.0.0.1:8000/api/schema/",
+            },
+        )
+    ]
+)
 class ApiRootOutput(serializers.Serializer):
     """Where everything is, as absolute links: a client, or someone with curl, starts here."""
 

@@ -73,6 +73,7 @@ class RegisterView(APIView):
 
     @extend_schema(
         operation_id="auth_register",
+        summary="Register a shopper account",
         request=s.RegisterInput,
         responses={201: s.UserOutput, **_errors(400, 409, 429)},
         description="Create a shopper account. A taken username and a taken email address "
@@ -91,10 +92,11 @@ class LoginView(APIView):
 
     @extend_schema(
         operation_id="auth_login",
+        summary="Log in: get an API token",
         request=s.LoginInput,
         responses={200: s.TokenOutput, **_errors(400, 429)},
         description="Exchange a username and password for an API token; send it as "
-        "`Authorization: Token <token>`.",
+        "`Authorization: Bearer <token>` (or `Authorization: Token <token>`).",
     )
     def post(self, request):
         data = validated(s.LoginInput, request.data)
@@ -108,6 +110,7 @@ class LoginView(APIView):
 class LogoutView(APIView):
     @extend_schema(
         operation_id="auth_logout",
+        summary="Log out: delete the token",
         request=None,
         responses={204: None, **_errors(401)},
         description="Delete the API token (every client using it is logged out) and end the "
@@ -120,7 +123,11 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(operation_id="me_retrieve", responses={200: s.UserOutput, **_errors(401)})
+    @extend_schema(
+        operation_id="me_retrieve",
+        summary="My account",
+        responses={200: s.UserOutput, **_errors(401)},
+    )
     def get(self, request):
         _no_query_params(request)
         user = request.user
@@ -128,6 +135,7 @@ class MeView(APIView):
 
     @extend_schema(
         operation_id="me_update",
+        summary="Change my username or email",
         parameters=[IF_MATCH],
         request=s.UserUpdateInput,
         responses={200: s.UserOutput, **_errors(400, 401, 409, 412, 428)},
@@ -141,7 +149,9 @@ class MeView(APIView):
 
 class ProfileView(APIView):
     @extend_schema(
-        operation_id="me_profile_retrieve", responses={200: s.ProfileSerializer, **_errors(401)}
+        operation_id="me_profile_retrieve",
+        summary="My profile",
+        responses={200: s.ProfileSerializer, **_errors(401)},
     )
     def get(self, request):
         _no_query_params(request)
@@ -150,6 +160,7 @@ class ProfileView(APIView):
 
     @extend_schema(
         operation_id="me_profile_update",
+        summary="Change my profile",
         parameters=[IF_MATCH],
         request=s.ProfileSerializer,
         responses={200: s.ProfileSerializer, **_errors(400, 401, 412, 428)},
@@ -185,6 +196,7 @@ class ApiRootView(APIView):
 
     @extend_schema(
         operation_id="api_root",
+        summary="Links to every endpoint",
         responses={200: s.ApiRootOutput, **_errors(400)},
         description="Links to every shopper endpoint, the API's documentation and its schema.",
     )
@@ -200,6 +212,7 @@ class CategoryTreeView(APIView):
 
     @extend_schema(
         operation_id="categories_tree",
+        summary="The category tree",
         responses={200: s.CategoryTreeOutput(many=True), **_errors(400)},
         description="The whole category tree: top-level categories with nested children.",
     )
@@ -220,7 +233,9 @@ class ProductListView(generics.ListAPIView):
         return selectors.product_list()
 
     @extend_schema(
-        operation_id="products_list", responses={200: s.ProductOutput(many=True), **_errors(400)}
+        operation_id="products_list",
+        summary="List and search products",
+        responses={200: s.ProductOutput(many=True), **_errors(400)},
     )
     def get(self, request):
         return super().get(request)
@@ -236,7 +251,9 @@ class ProductDetailView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        operation_id="products_retrieve", responses={200: s.ProductOutput, **_errors(404)}
+        operation_id="products_retrieve",
+        summary="One product",
+        responses={200: s.ProductOutput, **_errors(404)},
     )
     def get(self, request, pk: int):
         _no_query_params(request)
@@ -270,6 +287,7 @@ class OrderListCreateView(generics.ListAPIView):
 
     @extend_schema(
         operation_id="orders_list",
+        summary="My orders",
         responses={200: s.OrderSummaryOutput(many=True), **_errors(400, 401)},
         description="My orders, newest first.",
     )
@@ -284,6 +302,7 @@ class OrderListCreateView(generics.ListAPIView):
 
     @extend_schema(
         operation_id="orders_create",
+        summary="Place an order",
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -325,7 +344,9 @@ class OrderListCreateView(generics.ListAPIView):
 
 class OrderDetailView(APIView):
     @extend_schema(
-        operation_id="orders_retrieve", responses={200: s.OrderOutput, **_errors(401, 404)}
+        operation_id="orders_retrieve",
+        summary="One of my orders",
+        responses={200: s.OrderOutput, **_errors(401, 404)},
     )
     def get(self, request, pk: int):
         _no_query_params(request)
@@ -334,6 +355,7 @@ class OrderDetailView(APIView):
 
     @extend_schema(
         operation_id="orders_update",
+        summary="Change a pending order's shipping address",
         parameters=[IF_MATCH],
         request=s.OrderUpdateInput,
         responses={200: s.OrderOutput, **_errors(400, 401, 404, 409, 412, 428)},
@@ -354,6 +376,7 @@ class OrderDetailView(APIView):
 class OrderCancelView(APIView):
     @extend_schema(
         operation_id="orders_cancel",
+        summary="Cancel my order",
         parameters=[IF_MATCH_OPTIONAL],
         request=None,
         responses={200: s.OrderOutput, **_errors(401, 404, 409, 412, 503)},
@@ -370,6 +393,7 @@ class StaffOrderDetailView(APIView):
 
     @extend_schema(
         operation_id="staff_orders_retrieve",
+        summary="Any order (staff)",
         responses={200: s.OrderOutput, **_errors(401, 403, 404)},
     )
     def get(self, request, pk: int):
@@ -382,6 +406,7 @@ class StaffOrderTransitionView(APIView):
 
     @extend_schema(
         operation_id="staff_orders_transition",
+        summary="Move an order to its next status (staff)",
         parameters=[IF_MATCH_OPTIONAL],
         request=s.OrderTransitionInput,
         responses={200: s.OrderOutput, **_errors(400, 401, 403, 404, 409, 412, 503)},

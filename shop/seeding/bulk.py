@@ -63,10 +63,10 @@ from django.db import connection, transaction
 from django.db.utils import ProgrammingError
 from django.utils import timezone
 from pghistory.models import Context
-from tqdm import tqdm
 
 from shop.factories import shipping_address_for
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
+from shop.seeding.progress import Progress
 from shop.seeding.vocabulary import (
     ADDRESS_NAMES,
     ADJECTIVES,
@@ -289,7 +289,7 @@ class BulkSeeder:
     def __init__(self, *, seed: int, batch: int, progress: bool):
         self.rng = random.Random(seed)  # noqa: S311 -- demo data, reproducible by design
         self.batch = batch
-        self.progress = progress
+        self.progress = Progress(progress)
         self.second: ThreadPoolExecutor | None = None  # the second session, during run()
 
     # ---------------------------------------------------------------- plumbing
@@ -309,7 +309,7 @@ class BulkSeeder:
         return last[0][0] - count + 1
 
     def _batches(self, total: int, label: str):
-        with tqdm(total=total, desc=label, unit="rows", disable=not self.progress) as bar:
+        with self.progress.bar(total, label) as bar:
             for first in range(0, total, self.batch):
                 size = min(self.batch, total - first)
                 yield first, first + size - 1
@@ -464,7 +464,7 @@ class BulkSeeder:
                 cursor.execute(items_sql, params)
                 return cursor.fetchone()[0]
 
-        bar = tqdm(total=total, desc="orders", unit="rows", disable=not self.progress)
+        bar = self.progress.bar(total, "orders")
         try:
             rows = self.second.submit(item_rows, batches[0], next_item)
             for number, batch in enumerate(batches):
@@ -521,8 +521,9 @@ class BulkSeeder:
                 users=users, categories=categories, products=products, orders=orders
             )
             if connection.in_atomic_block:  # inside a caller's transaction VACUUM cannot run
-                for table in _tables(LOADED):
-                    self._execute(f"ANALYZE {table}")
+                with self.progress.phase("ANALYZE"):
+                    for table in _tables(LOADED):
+                        self._execute(f"ANALYZE {table}")
             else:
                 self.vacuum_analyze()
         finally:
@@ -537,15 +538,18 @@ class BulkSeeder:
             first_order = self._execute(
                 "SELECT coalesce(max(id), 0) + 1 FROM shop_order"
             )[0][0]  # fmt: skip
-            dropped = self._prepare()
+            with self.progress.phase("dropping keys and indexes, triggers off"):
+                dropped = self._prepare()
             # PostgreSQL's random() from here on follows --seed.
             self._execute("SELECT setseed(%s)", [self.rng.uniform(-1, 1)])
             self.users(users)
             category_ids = self.categories(categories)
             self.products(products, category_ids)
             items = self.orders(orders)
-            self._restore(dropped)
-            self.verify(first_order)
+            with self.progress.phase("rebuilding keys and indexes, triggers on"):
+                self._restore(dropped)
+            with self.progress.phase("checking every order's total"):
+                self.verify(first_order)
             counts = {
                 "users": users,
                 "categories": categories,
@@ -566,13 +570,16 @@ class BulkSeeder:
             "SELECT t FROM unnest(%s::text[]) AS t ORDER BY pg_relation_size(t) DESC",
             [_tables(LOADED)],
         )
-        tables = iter([row[0] for row in biggest_first])  # shared: each table is taken once
+        names = [row[0] for row in biggest_first]
+        tables = iter(names)  # shared: each table is taken once
 
-        def job() -> None:
+        def job(bar) -> None:
             for table in tables:
                 with connection.cursor() as cursor:  # the running thread's own connection
                     cursor.execute(f"VACUUM (ANALYZE) {table}")
+                bar.update(1)
 
-        other = self.second.submit(job)
-        job()
-        other.result()  # its error, raised here
+        with self.progress.bar(len(names), "VACUUM (ANALYZE)", unit="tables") as bar:
+            other = self.second.submit(job, bar)
+            job(bar)
+            other.result()  # its error, raised here

@@ -13,7 +13,6 @@ from decimal import Decimal
 import factory.random
 from django.db import transaction
 from django.utils import timezone
-from tqdm import tqdm
 
 from shop.factories import (
     CategoryFactory,
@@ -24,6 +23,7 @@ from shop.factories import (
 )
 from shop.models import Category, Order, OrderItem, Product, User, UserProfile
 from shop.seeding import vocabulary as v
+from shop.seeding.progress import Progress
 
 
 class SmallSeeder:
@@ -31,7 +31,7 @@ class SmallSeeder:
         factory.random.reseed_random(seed)
         self.rng = factory.random.randgen
         self.batch = batch
-        self.progress = progress
+        self.progress = Progress(progress)
 
     def run(self, *, users: int, categories: int, products: int, orders: int) -> dict:
         user_ids = self.users(users)
@@ -41,7 +41,7 @@ class SmallSeeder:
         return {"users": users, "categories": categories, "products": products, "orders": orders}
 
     def _batches(self, total: int, label: str):
-        with tqdm(total=total, desc=label, unit="rows", disable=not self.progress) as bar:
+        with self.progress.bar(total, label) as bar:
             for start in range(0, total, self.batch):
                 size = min(self.batch, total - start)
                 yield start, size

@@ -219,7 +219,18 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
         "body": '{"database": "ok", "redis": "ok", "status": "ok"}',
     }
     password = (data / "demo-password").read_text().strip()
-    assert f"Demo staff login: admin / {password}" in output
+    shopper_password = (data / "demo-shopper-password").read_text().strip()
+    assert f"Demo staff login: admin / {password}   (kept in {data}/demo-password)\n" in output
+    assert (
+        f"Demo shopper login: shopper / {shopper_password}   "
+        f"(kept in {data}/demo-shopper-password)\n"
+    ) in output
+    assert "Created demo staff user 'admin'.\nCreated demo shopper 'shopper'.\n" in output
+    # Each child's lines carry its name, as honcho's do; the stack's own lines stay as they are.
+    assert re.search(r"^web    \| .*Listening at: http://127\.0\.0\.1:\d+", output, re.M), output
+    assert re.search(r"^worker \| .*celery@\S+ ready\.$", output, re.M), output
+    assert re.search(r"^beat   \| .*beat: Starting\.\.\.$", output, re.M), output
+    assert "Sending due task" not in output
     assert f"Home            http://127.0.0.1:{ports['web']}/\n" in output
     assert f"Admin           http://127.0.0.1:{ports['web']}/admin/" in output
     assert f"Dashboard       http://127.0.0.1:{ports['web']}/admin/dbhealth/" in output
@@ -251,5 +262,8 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(data):
     assert again.ctrl_c() == 0
     second_output = again.output()
     assert "Demo data already loaded; nothing to do." in second_output
-    assert re.search(rf"Demo staff login: admin / {re.escape(password)}\n", second_output)
+    assert re.search(rf"Demo staff login: admin / {re.escape(password)}   ", second_output)
+    # Set once: the second run leaves both logins as they are.
+    assert "Demo staff user 'admin' exists; left as it is.\n" in second_output
+    assert "Demo shopper 'shopper' exists; left as it is.\n" in second_output
     assert [listening(port) for port in ports.values()] == [False, False, False], second_output

@@ -129,7 +129,7 @@ def test_embedded_classes_use_the_wheels_binaries(tmp_path):
 def test_make_test_installs_chromium_with_apt_get_as_root_on_debian():
     assert stack_module.browser_plan(present=False, root=True, debian=True) == [
         ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "chromium"],
+        ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "chromium"],
     ]
 
 
@@ -138,6 +138,15 @@ def test_make_test_names_the_command_when_it_cannot_install_chromium(root, debia
     assert stack_module.browser_plan(present=False, root=root, debian=debian) == (
         "/usr/bin/chromium is missing (the dashboard's browser test needs it): run "
         "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+    )
+
+
+def test_make_test_names_the_command_when_it_cannot_install_curl():
+    assert stack_module.apt_plan(
+        "curl", stack_module.CURL, present=False, root=False, debian=True
+    ) == (
+        "/usr/bin/curl is missing (the README's API walk-through test needs it): run "
+        "`sudo apt-get install -y curl` (Debian), or install curl at that path"
     )
 
 
@@ -182,7 +191,10 @@ def test_make_test_as_root_on_debian_runs_apt_get_then_continues(tmp_path, monke
 
     assert ran == [
         (["apt-get", "update", "-qq"], "noninteractive"),
-        (["apt-get", "install", "-y", "-qq", "chromium"], "noninteractive"),
+        (
+            ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "chromium"],
+            "noninteractive",
+        ),
     ]
 
 
@@ -200,3 +212,104 @@ def test_debian_is_recognised_from_os_release(tmp_path):
         False,
     ]
     assert stack_module.is_debian(tmp_path / "absent") is False
+
+
+# --------------------------------------------------------------------------- make run's output
+
+
+def test_each_childs_lines_are_prefixed_with_its_name_whole_lines_only():
+    import io
+
+    out = io.StringIO()
+    stream = io.BytesIO(b"Listening at: http://127.0.0.1:8000\r\nno newline at the end")
+
+    stack_module.prefix_lines("web", 6, stream, out)
+
+    assert out.getvalue() == (
+        "web    | Listening at: http://127.0.0.1:8000\nweb    | no newline at the end\n"
+    )
+    assert stream.closed
+
+
+# --------------------------------------------------------------------------- status, reset
+
+
+def stack_command(data, pg_port: int, redis_port: int, *args: str, stdin=subprocess.DEVNULL, **env):
+    environ = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    environ.update(
+        PGSHOP_DATA=str(data), PG_PORT=str(pg_port), REDIS_PORT=str(redis_port), PORT="1", **env
+    )
+    return subprocess.run(
+        [stack_module.PYTHON, str(stack_module.ROOT / "scripts" / "stack.py"), *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        stdin=stdin,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_status_says_what_runs_where(stack, tmp_path):
+    data, pg, rd = tmp_path, stack.postgres.port, stack.redis.port
+    (data / "demo-password").write_text("admin-pw-123\n")
+
+    down = stack_command(data, pg, rd, "status")
+    stack.up()
+    up = stack_command(data, pg, rd, "status")
+
+    assert down.stdout.splitlines() == [
+        f"Data folder     {data}",
+        f"PostgreSQL      down postgres://postgres@127.0.0.1:{pg}/shop  "
+        f"data {data}/postgres, log {data}/postgres/server.log",
+        f"Redis           down redis://127.0.0.1:{rd}/0  data {data}/redis",
+        "Web (make run)  down http://127.0.0.1:1/  (PORT)",
+        "Using the servers: nobody (make run/test pids)",
+        f"Demo staff login: admin / admin-pw-123   (kept in {data}/demo-password)",
+    ]
+    lines = up.stdout.splitlines()
+    assert lines[1].startswith(f"PostgreSQL      up   postgres://postgres@127.0.0.1:{pg}/shop")
+    assert lines[2].startswith(f"Redis           up   redis://127.0.0.1:{rd}/0")
+    assert lines[4] == f"Using the servers: {os.getpid()} (make run/test pids)"
+    assert not (data / "demo-shopper-password").exists()  # status makes nothing
+
+
+def test_reset_needs_confirmation_and_removes_only_the_database(stack, tmp_path):
+    data, pg, rd = tmp_path, stack.postgres.port, stack.redis.port
+    env = stack.up()
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (n int)")
+    (data / "demo-password").write_text("admin-pw-123\n")
+    (data / "celerybeat-schedule.dat").write_text("x")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+
+    in_use = stack_command(data, pg, rd, "reset", RESET="yes")
+    stack.down(force=True)
+    refused = stack_command(data, pg, rd, "reset")  # no terminal to say yes on
+    done = stack_command(data, pg, rd, "reset", RESET="yes")
+    again = stack_command(data, pg, rd, "reset", RESET="yes")
+
+    assert in_use.returncode == 1
+    assert in_use.stderr == (
+        f"[stack] error: the servers are in use by pids [{os.getpid()}] (make run/test): "
+        "stop them first\n"
+    )
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "[stack] error: not confirmed: run `make reset RESET=yes` (nothing was deleted)\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-4:] == [
+        f"[stack] removed {data}/celerybeat-schedule.dat",
+        f"[stack] removed {data}/postgres",
+        f"[stack] removed {data}/redis",
+        "[stack] reset: the next `make run` starts from an empty database",
+    ]
+    assert sorted(path.name for path in data.iterdir()) == ["demo-password", "run"]
+    assert outside.is_dir()
+    assert again.stdout == f"[stack] nothing to reset in {data}\n"
+    # The next start is an empty cluster: the table is gone.
+    env = stack.up()
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT to_regclass('kept')").fetchone() == (None,)

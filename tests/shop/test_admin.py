@@ -471,9 +471,10 @@ def test_the_admin_refuses_the_addresses_the_api_refuses_in_the_same_words(
     )
 
     if "\x00" not in change.get("city", ""):  # the API's parser refuses a NUL in any body
-        assert (api.status_code, api.json()["message"]) == (
+        assert (api.status_code, api.json()["message"], api.json()["fields"]) == (
             400,
-            f"shipping_address.{field}: {error}",
+            error,
+            {f"shipping_address.{field}": [error]},
         )
     assert admin_page.status_code == 200
     assert admin_page.context["adminform"].form.errors == {f"address_{field}": [error]}

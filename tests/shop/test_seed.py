@@ -1,6 +1,7 @@
 """manage.py seed: sizes by flag, deterministic by --seed, one-line errors for bad flags."""
 
 import datetime as dt
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -340,10 +341,11 @@ def test_fast_path_as_a_role_that_does_not_own_the_tables_is_one_line_and_writes
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fast_path_on_its_own_leaves_every_table_vacuumed_and_analysed():
+def test_fast_path_on_its_own_leaves_every_table_vacuumed_and_analysed(capsys):
     # Outside a caller's transaction, the load commits and then runs VACUUM (ANALYZE) over
-    # its own connection and the second session's.
-    call_command("seed", *FAST, "--seed", "3", "--batch-size", "7", verbosity=0)
+    # its own connection and the second session's, behind a bar of its own.
+    call_command("seed", *FAST, "--seed", "3", "--batch-size", "7")
+    assert final_bars(capsys.readouterr().err)["VACUUM (ANALYZE)"] == "6/6 tables"
     items = OrderItem.objects.count()
 
     with connection.cursor() as cursor:
@@ -556,3 +558,54 @@ def test_both_paths_draw_from_the_one_vocabulary(path):
         list(Category.objects.filter(parent=None).order_by("pk").values_list("name", flat=True))
         == vocabulary.TOP_CATEGORIES
     )
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def final_bars(err: str) -> dict[str, str]:
+    """Each progress bar's last state on stderr: {"users": "7/7 rows", ...}. tqdm redraws a
+    bar after a carriage return; the last drawing of each label is the one kept."""
+    bars = {}
+    for drawing in re.split(r"[\r\n]", err):
+        found = re.match(r"(.+?):\s+\d+%\|.*\| (\d+/\d+) \[.*?(rows|tables)/s\]", drawing)
+        if found:
+            bars[found.group(1)] = f"{found.group(2)} {found.group(3)}"
+    return bars
+
+
+def phases(err: str) -> list[str]:
+    return re.findall(r"^(.+?) \.\.\. \d+\.\d s$", err, re.M)
+
+
+def test_the_small_path_shows_a_bar_per_table_it_writes_and_none_for_empty_ones(capsys):
+    call_command("seed", "--users", "7", "--categories", "10", "--products", "15", "--orders", "0")
+
+    err = capsys.readouterr().err
+    assert final_bars(err) == {"users": "7/7 rows", "products": "15/15 rows"}
+    assert "0/0" not in err
+
+
+def test_the_fast_path_shows_every_phase(capsys):
+    """Inside a caller's transaction (this test's), ANALYZE stands in for VACUUM (ANALYZE):
+    the bar of the latter is shown by the test above."""
+    call_command("seed", *FAST, "--seed", "2", "--batch-size", "7")
+
+    err = capsys.readouterr().err
+    assert final_bars(err) == {
+        "users": "9/9 rows",
+        "products": "20/20 rows",
+        "orders": "40/40 rows",
+    }
+    assert phases(err) == [
+        "dropping keys and indexes, triggers off",
+        "rebuilding keys and indexes, triggers on",
+        "checking every order's total",
+        "ANALYZE",
+    ]
+
+
+def test_a_quiet_seed_shows_nothing(capsys):
+    call_command("seed", *FAST, "--seed", "2", "--batch-size", "7", verbosity=0)
+
+    assert capsys.readouterr().err == ""

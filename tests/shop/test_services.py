@@ -260,7 +260,7 @@ def test_order_update_refuses_the_addresses_the_api_refuses_and_writes_nothing()
 
     assert (refused.value.code, refused.value.message, refused.value.fields) == (
         ErrorCode.INVALID,
-        "shipping_address.country: Use the ISO 3166-1 alpha-2 code, e.g. GB.",
+        "Use the ISO 3166-1 alpha-2 code, e.g. GB.",
         {"shipping_address": {"country": ["Use the ISO 3166-1 alpha-2 code, e.g. GB."]}},
     )
     assert Order.objects.values_list("shipping_address", "version").get(pk=order.pk) == (
@@ -389,10 +389,10 @@ def test_a_checkout_locks_its_products_in_primary_key_order_whatever_its_lines_o
 # --------------------------------------------------------------------------- the demo login
 
 
-def test_staff_user_reset_makes_the_superuser_with_a_profile_then_resets_it():
+def test_demo_user_ensure_makes_the_superuser_with_a_profile_once_then_leaves_it_alone():
     # Given no such user: it is made, a superuser with the demo profile
-    user, created = services.staff_user_reset(
-        username="demo", email="demo@example.com", password="first-password-1"
+    user, created = services.demo_user_ensure(
+        username="demo", email="demo@example.com", password="first-password-1", staff=True
     )
     assert created is True
     assert (user.is_staff, user.is_superuser, user.is_active) == (True, True, True)
@@ -400,17 +400,35 @@ def test_staff_user_reset_makes_the_superuser_with_a_profile_then_resets_it():
     profile = UserProfile.objects.get(user=user)
     assert (profile.first_name, profile.last_name) == ("Demo", "Staff")
 
-    # When it has been demoted and locked out, and is reset with another password
-    User.objects.filter(pk=user.pk).update(is_staff=False, is_superuser=False, is_active=False)
-    again, created = services.staff_user_reset(
-        username="demo", email="ignored@example.com", password="second-password-2"
+    # When it has been demoted (in the admin, say), and the next `make run` ensures it again
+    User.objects.filter(pk=user.pk).update(is_staff=False, is_superuser=False)
+    again, created = services.demo_user_ensure(
+        username="demo", email="ignored@example.com", password="second-password-2", staff=True
     )
 
-    # Then the same row is staff, superuser and active again, with only the new password
+    # Then the same row is left exactly as it was: not promoted, the first password kept
     again.refresh_from_db()
     assert (again.pk, created) == (user.pk, False)
-    assert (again.is_staff, again.is_superuser, again.is_active) == (True, True, True)
+    assert (again.is_staff, again.is_superuser, again.is_active) == (False, False, True)
     assert again.email == "demo@example.com"
-    assert again.check_password("second-password-2")
-    assert not again.check_password("first-password-1")
+    assert again.check_password("first-password-1")
+    assert not again.check_password("second-password-2")
     assert UserProfile.objects.filter(user=again).count() == 1
+
+
+def test_demo_user_ensure_makes_a_shopper_without_staff_rights():
+    user, created = services.demo_user_ensure(
+        username="shopper", email="shopper@example.com", password="shopper-password-1", staff=False
+    )
+
+    user.refresh_from_db()
+    assert created is True
+    assert (user.is_staff, user.is_superuser, user.is_active, user.status) == (
+        False,
+        False,
+        True,
+        "active",
+    )
+    assert user.check_password("shopper-password-1")
+    profile = UserProfile.objects.get(user=user)
+    assert (profile.first_name, profile.last_name) == ("Demo", "Shopper")

@@ -118,8 +118,11 @@ def test_register_refuses_malformed_json_and_other_media_types(anon):
     assert error(form, 415, "unsupported_media_type")["message"] == (
         'Unsupported media type "application/x-www-form-urlencoded" in request.'
     )
-    assert error(a_list, 400, "invalid")["fields"] == {
-        "non_field_errors": ["Invalid data. Expected a dictionary, but got list."]
+    # The whole body is at fault, not one field: the message says it, and fields is empty.
+    assert error(a_list, 400, "invalid") == {
+        "code": "invalid",
+        "message": "Invalid data. Expected a dictionary, but got list.",
+        "fields": {},
     }
     assert row_counts() == before
 
@@ -215,7 +218,7 @@ def test_me_needs_authentication(anon):
     response = anon.get(ME)
 
     error(response, 401, "not_authenticated")
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == "Bearer"
 
 
 def test_a_suspended_users_token_stops_working(api, user):
@@ -400,3 +403,42 @@ def test_another_users_token_sees_their_own_profile_only(user):
     UserProfileFactory(user=other, first_name="Grace")
 
     assert client_for(other).get(PROFILE).json()["first_name"] == "Grace"
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "Token", "token"])
+def test_the_token_is_accepted_as_bearer_and_as_token(anon, user, scheme):
+    """Swagger UI's Authorize dialog and most HTTP clients send `Bearer <token>`; DRF's
+    clients send `Token <token>`: the same token works under both."""
+    token = Token.objects.create(user=user)
+    anon.credentials(HTTP_AUTHORIZATION=f"{scheme} {token.key}")
+
+    response = anon.get(ME)
+
+    assert response.status_code == 200
+    assert response.json()["username"] == "ada"
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("Bearer", "Invalid token header. No credentials provided."),
+        ("Bearer a b", "Invalid token header. Token string should not contain spaces."),
+        ("Bearer " + "0" * 40, "Invalid token."),
+    ],
+)
+def test_a_malformed_bearer_header_is_401_naming_what_is_wrong(anon, header, message):
+    anon.credentials(HTTP_AUTHORIZATION=header)
+
+    response = anon.get(ME)
+
+    assert error(response, 401, "authentication_failed")["message"] == message
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_another_scheme_is_not_a_login(anon, user):
+    token = Token.objects.create(user=user)
+    anon.credentials(HTTP_AUTHORIZATION=f"Basic {token.key}")
+
+    response = anon.get(ME)
+
+    error(response, 401, "not_authenticated")

@@ -348,7 +348,8 @@ def test_a_quantity_must_be_a_json_integer(api, quantity):
     refused = error(api.post(ORDERS, body), 400, "invalid")
 
     message = "This field may not be null." if quantity is None else "A valid integer is required."
-    assert refused["fields"] == {"items": {"0": {"quantity": [message]}}}
+    assert refused["fields"] == {"items.0.quantity": [message]}
+    assert refused["message"] == message
     assert row_counts() == before
 
 
