@@ -64,7 +64,9 @@ class Replica(EmbeddedPostgres):
     def __init__(
         self, data: Path, index: int, port: int, primary_url: str, bin_dir: Path | None = None
     ) -> None:
-        super().__init__(data, port, self.REPLICA_SETTINGS)
+        # Its name in the primary's pg_stat_replication (application_name) and in ps.
+        names = {"cluster_name": f"'pgshop_replica{index}'"}
+        super().__init__(data, port, {**self.REPLICA_SETTINGS, **names})
         if bin_dir is not None:
             self.bin = bin_dir
         self.index = index

@@ -30,6 +30,7 @@ CHECKS = [
     "Sequences",
     "Constraints not validated",
     "Replication lag",
+    "Replicas the application reads",
     "Inactive replication slots",
     "Server settings",
     "Connection pool",
@@ -40,7 +41,8 @@ CHECKS = [
 
 
 def test_the_overview_lists_every_check_worst_first(viewer_client, django_assert_num_queries):
-    with django_assert_num_queries(41 if preloaded() else 39):
+    # 42: the servers the application reads, their positions and lags (one query).
+    with django_assert_num_queries(42 if preloaded() else 40):
         response = viewer_client.get("/admin/dbhealth/")
 
     checks = response.context["checks"]
