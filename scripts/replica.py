@@ -62,7 +62,13 @@ class Replica(EmbeddedPostgres):
     }
 
     def __init__(
-        self, data: Path, index: int, port: int, primary_url: str, bin_dir: Path | None = None
+        self,
+        data: Path,
+        index: int,
+        port: int,
+        primary_url: str,
+        bin_dir: Path | None = None,
+        slot: bool = True,
     ) -> None:
         # Its name in the primary's pg_stat_replication (application_name) and in ps.
         names = {"cluster_name": f"'pgshop_replica{index}'"}
@@ -73,7 +79,9 @@ class Replica(EmbeddedPostgres):
         self.pgdata = data / f"replica{index}"
         self.log = self.pgdata / "server.log"
         self.primary_url = primary_url
-        self.slot = f"pgshop_replica{index}"
+        # The embedded primary keeps WAL for its replica in a slot; a server of the caller's
+        # (DATABASE_URL) gets none: a slot left behind would keep its WAL forever.
+        self.slot = f"pgshop_replica{index}" if slot else None
 
     def _primary(self):
         import psycopg
@@ -84,13 +92,14 @@ class Replica(EmbeddedPostgres):
         """Instead of initdb: a base backup of the primary, with the standby's settings
         (-R: primary_conninfo, primary_slot_name, standby.signal)."""
         parts = urlsplit(self.primary_url)
-        with self._primary() as conn:
-            # A slot of a replica whose data folder was deleted: made again below.
-            conn.execute(
-                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-                " WHERE slot_name = %s AND NOT active",
-                [self.slot],
-            )
+        if self.slot:
+            with self._primary() as conn:
+                # A slot of a replica whose data folder was deleted: made again below.
+                conn.execute(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                    " WHERE slot_name = %s AND NOT active",
+                    [self.slot],
+                )
         say(f"making replica {self.index} in {self.pgdata} (pg_basebackup, slot {self.slot})")
         result = self._pg(
             "pg_basebackup",
@@ -101,10 +110,16 @@ class Replica(EmbeddedPostgres):
             "-R",  # write standby.signal and primary_conninfo
             "-X", "stream",  # the WAL written during the backup comes with it
             "-c", "fast",  # an immediate checkpoint: seconds, not minutes
-            "-C", "-S", self.slot,  # its own physical slot: the primary keeps unsent WAL
+            # Its own physical slot: the primary keeps the WAL the replica has not received.
+            *(["-C", "-S", self.slot] if self.slot else []),
         )  # fmt: skip
         if result.returncode:
-            fail(f"pg_basebackup failed:\n{result.stdout}")
+            reason = " ".join(result.stdout.split())
+            fail(
+                f"cannot make a replica of {parts.hostname}:{parts.port} ({reason}): let "
+                f"{parts.username or 'postgres'} make replication connections from 127.0.0.1 "
+                "(pg_hba.conf: host replication ...), or set DATABASE_REPLICA_URL to a replica"
+            )
         self.pgdata.chmod(0o700)  # PostgreSQL refuses a data folder others can read
         # A Debian server keeps its configuration outside its data folder (/etc/postgresql):
         # the copy then has none, and gets the embedded server's loopback-only pair.
@@ -160,11 +175,13 @@ def replicas_of(
         fail(f"REPLICAS is 0 to {MAX_REPLICAS} (ports PG_PORT+1..+{MAX_REPLICAS})")
     import psycopg
 
-    with psycopg.connect(primary_url, autocommit=True, connect_timeout=10) as conn:
+    maintenance = urlsplit(primary_url)._replace(path="/postgres").geturl()  # always there
+    with psycopg.connect(maintenance, autocommit=True, connect_timeout=10) as conn:
         major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
     bin_dir = bin_for(major)
+    embedded = not (os.environ if environ is None else environ).get("DATABASE_URL")
     return [
-        Replica(data, n, replica_port(n, pg_port, environ), primary_url, bin_dir)
+        Replica(data, n, replica_port(n, pg_port, environ), primary_url, bin_dir, slot=embedded)
         for n in range(1, count + 1)
     ]
 
