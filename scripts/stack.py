@@ -34,8 +34,11 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: scripts.replica is imported from the root
+    sys.path.insert(0, str(ROOT))
 DATA = Path(os.environ.get("PGSHOP_DATA", ROOT / ".data")).resolve()
 PG_PORT = int(os.environ.get("PG_PORT", "55432"))
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "56379"))
@@ -70,6 +73,9 @@ class EmbeddedPostgres:
         "log_lock_waits": "on",
         "log_line_prefix": "'%m [%p] %q%a '",  # timestamp, pid, application_name
         "max_connections": "100",
+        "wal_level": "replica",  # enough WAL for streaming replicas (scripts/replica.py)
+        "max_wal_senders": "10",  # each replica streams over one sender, pg_basebackup two
+        "max_replication_slots": "10",  # one slot per replica: WAL kept until it is received
     }
 
     @staticmethod
@@ -305,20 +311,32 @@ class Stack:
     """The servers this invocation uses, and whether it must stop them when it leaves."""
 
     def __init__(
-        self, data: Path = DATA, pg_port: int = PG_PORT, redis_port: int = REDIS_PORT, environ=None
+        self,
+        data: Path = DATA,
+        pg_port: int = PG_PORT,
+        redis_port: int = REDIS_PORT,
+        environ=None,
+        replicas: int = 0,
     ) -> None:
         environ = os.environ if environ is None else environ
         self.external_db = environ.get("DATABASE_URL")
         self.external_redis = environ.get("REDIS_URL")
         self.postgres = None if self.external_db else EmbeddedPostgres(data, pg_port)
         self.redis = None if self.external_redis else EmbeddedRedis(data, redis_port)
+        # Streaming replicas (scripts/replica.py), made once the primary is up; none when the
+        # caller gives their own (DATABASE_REPLICA_URL).
+        self.external_replica = environ.get("DATABASE_REPLICA_URL")
+        self.replica_count = 0 if self.external_replica else replicas
+        self.replicas: list = []
+        self.data, self.pg_port = data, pg_port
+        self.environ = environ
         self.run_dir = data / "run"
         self.users = self.run_dir / "users"
         self.me = self.users / str(os.getpid())
 
     @property
     def embedded(self) -> bool:
-        return self.postgres is not None or self.redis is not None
+        return self.postgres is not None or self.redis is not None or bool(self.replica_count)
 
     @contextlib.contextmanager
     def _locked(self):
@@ -346,13 +364,47 @@ class Stack:
                     self.postgres.start()
                 if self.redis:
                     self.redis.start()
+                for replica in self._replicas():
+                    replica.start()
         return self.env()
 
+    def _replicas(self) -> list:
+        if self.replica_count and not self.replicas:
+            from scripts.replica import replicas_of
+
+            primary = self.external_db or self.postgres.url()
+            self.replicas = replicas_of(
+                primary, self.replica_count, self.data, self.pg_port, self.environ
+            )
+        return self.replicas
+
+    def _replicas_on_disk(self) -> list:
+        """Replicas an earlier invocation made (`make down` stops them too)."""
+        from scripts.replica import MAX_REPLICAS, Replica, replica_port
+
+        return [
+            Replica(self.data, n, replica_port(n, self.pg_port, self.environ), "")
+            for n in range(1, MAX_REPLICAS + 1)
+            if (self.data / f"replica{n}" / "PG_VERSION").exists()
+        ]
+
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "DATABASE_URL": self.external_db or self.postgres.url(),
             "REDIS_URL": self.external_redis or self.redis.url(),
         }
+        replicas = self.external_replica or ",".join(
+            replica.url(self._database()) for replica in self.replicas
+        )
+        if replicas:
+            env["DATABASE_REPLICA_URL"] = replicas
+        return env
+
+    def _database(self) -> str:
+        """The database name of DATABASE_URL (the replicas hold the same cluster)."""
+        return (
+            (urlsplit(self.external_db).path.strip("/") or DB_NAME) if self.external_db else DB_NAME
+        )
 
     def down(self, force: bool = False) -> None:
         if not self.embedded:
@@ -363,6 +415,8 @@ class Stack:
             if others and not force:
                 say(f"servers left running for pids {others}")
                 return
+            for replica in self.replicas or self._replicas_on_disk():
+                replica.stop()
             if self.redis:
                 self.redis.stop()
             if self.postgres:
@@ -486,12 +540,20 @@ def cmd_run(stack: Stack) -> int:
     if stack.postgres:
         app_env["DATABASE_URL"] = stack.postgres.url(user=APP_ROLE)
         staff_url = stack.postgres.url(user=STAFF_ROLE)
+    # Replicas serve shoppers' reads only (core/routing.py), as the app role.
+    replica_urls = ",".join(replica.url(user=APP_ROLE) for replica in stack.replicas)
     # web: shoppers as the app role, the admin and staff API as staff; worker, beat: staff.
     logins = {
-        "web": {"DATABASE_URL": app_env["DATABASE_URL"], "STAFF_DATABASE_URL": staff_url},
+        "web": {
+            "DATABASE_URL": app_env["DATABASE_URL"],
+            "STAFF_DATABASE_URL": staff_url,
+            "DATABASE_REPLICA_URL": replica_urls or app_env.get("DATABASE_REPLICA_URL", ""),
+        },
         "worker": {"DATABASE_URL": staff_url, "STAFF_DATABASE_URL": staff_url},
         "beat": {"DATABASE_URL": staff_url, "STAFF_DATABASE_URL": staff_url},
     }
+    for name in ("worker", "beat"):
+        logins[name]["DATABASE_REPLICA_URL"] = ""
     children = {
         name: subprocess.Popen(
             argv,
@@ -513,6 +575,7 @@ def cmd_run(stack: Stack) -> int:
         f"PostgreSQL      {app_env['DATABASE_URL']} (owner: {stack.env()['DATABASE_URL']})",
         f"Staff login     {staff_url} (admin, staff API, worker, beat)",
         f"Redis           {stack.env()['REDIS_URL']}",
+        *(f"Replica         {url} (shoppers' reads)" for url in replica_urls.split(",") if url),
         f"Running: {', '.join(children)}. Ctrl-C stops everything.",
     ]
     with OUTPUT_LOCK:  # the children print already
@@ -683,8 +746,9 @@ def status_report(stack: Stack, port: str) -> str:
 
 # What `make reset` removes, inside the data folder only: the database cluster, Redis's
 # append-only file (cache and broker: entries about rows that are gone), beat's schedule.
-# The demo passwords stay, so the demo logins made again have the same ones.
-RESET_PATHS = ("postgres", "redis", "celerybeat-schedule*")  # shelve adds .db/.dat/.dir
+# The demo passwords stay, so the demo logins made again have the same ones. The replicas go
+# with the cluster they copy (a standby of a removed primary could never stream again).
+RESET_PATHS = ("postgres", "replica[0-9]", "redis", "celerybeat-schedule*")  # shelve: .db/.dat
 
 
 def cmd_reset(stack: Stack, *, confirmed: bool) -> int:
@@ -726,9 +790,15 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
-    stack = Stack()
+    # Streaming replicas: `make test` always runs with one (its replica tests need it), the
+    # others with REPLICAS (0 to 3).
+    replicas = int(os.environ.get("REPLICAS") or 0)
+    stack = Stack(replicas=max(replicas, 1) if command == "test" else replicas)
     if command == "status":
         print(status_report(stack, os.environ.get("PORT", "8000")))
+        for replica in stack._replicas_on_disk():
+            state = "up  " if replica.running() else "down"
+            print(f"Replica {replica.index}       {state} {replica.url()}  data {replica.pgdata}")
         return 0
     if command == "reset":
         return cmd_reset(stack, confirmed=os.environ.get("RESET") == "yes" or "--yes" in rest)

@@ -54,6 +54,7 @@ from django_redis import get_redis_connection
 from redis.client import Pipeline
 from redis.exceptions import LockError, RedisError, ResponseError
 
+from core import routing
 from shop.fastpaths.cache_breaker import Breaker
 
 log = logging.getLogger(__name__)
@@ -262,7 +263,17 @@ class _Found:
 
 
 def cached(family: Family, key: str, build: Callable[[], T]) -> T:
-    """Cache-aside read of `key`, built by `build()` from PostgreSQL on a miss."""
+    """Cache-aside read of `key`, built by `build()` from PostgreSQL on a miss.
+
+    Every shopper reads the entry, so a build reads a replica only once it has replayed all
+    the primary had committed when the build began (core/routing.py): a write's
+    invalidation is then never undone by a replica's older rows.
+    """
+    with routing.as_fresh_as_primary():
+        return _cached(family, key, build)
+
+
+def _cached(family: Family, key: str, build: Callable[[], T]) -> T:
     if not breaker.closed() or not _recovered():
         return build()
     try:

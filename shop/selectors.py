@@ -4,6 +4,10 @@ Views and serializers only iterate what these return, so no N+1 can creep in fro
 serializer field, and a cache layer (shop/cache.py) can wrap any of them by its arguments.
 Lists are returned ordered by the keys the API's keyset pagination pages on; each ordering
 ends in the primary key, so every row has a unique position.
+
+The shopper-facing reads start from `_read(Model)`: a replica's rows while a shopper's
+read-only request is served and a replica has replayed what it must, the primary's otherwise
+(core/routing.py decides; the reports and staff reads stay on the primary).
 """
 
 import hashlib
@@ -19,6 +23,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
+from core import routing
 from shop.errors import ErrorCode, ShopError
 from shop.models import (
     Category,
@@ -28,6 +33,12 @@ from shop.models import (
     User,
     UserProfile,
 )
+
+
+def _read(model) -> QuerySet:
+    """All rows of `model`, on the server core/routing.py picks for this read."""
+    return model.objects.using(routing.read_alias())
+
 
 # --------------------------------------------------------------------------- catalogue
 
@@ -45,8 +56,8 @@ def category_tree() -> list[CategoryNode]:
     nodes: dict[int, CategoryNode] = {}
     parents: dict[int, int | None] = {}
     by_name = Func("name", function="shop_natural_key")  # "Fiction 9" before "Fiction 10"
-    for id_, name, slug, parent_id in Category.objects.order_by(by_name, "id").values_list(
-        "id", "name", "slug", "parent_id"
+    for id_, name, slug, parent_id in (
+        _read(Category).order_by(by_name, "id").values_list("id", "name", "slug", "parent_id")
     ):
         nodes[id_] = CategoryNode(id=id_, name=name, slug=slug)
         parents[id_] = parent_id
@@ -119,7 +130,8 @@ def product_list(
     against the stored search_vector through its GIN index and ranked by ts_rank.
     """
     queryset = (
-        Product.objects.filter(is_active=True)
+        _read(Product)
+        .filter(is_active=True)
         .select_related("category")
         .defer("search_vector", "category__created_at", "category__updated_at")
     )
@@ -158,7 +170,8 @@ def product_get(*, product_id: int) -> Product:
     """An active product with its category; inactive ones do not exist for shoppers."""
     try:
         return (
-            Product.objects.select_related("category")
+            _read(Product)
+            .select_related("category")
             .defer("search_vector", "category__created_at", "category__updated_at")
             .get(pk=product_id, is_active=True)
         )
@@ -171,7 +184,7 @@ def product_get(*, product_id: int) -> Product:
 
 def order_list_for_user(*, user_id: int, status: str | None = None) -> QuerySet[Order]:
     """A shopper's orders, newest first (shop_order_user_created_idx), without items."""
-    queryset = Order.objects.filter(user_id=user_id)
+    queryset = _read(Order).filter(user_id=user_id)
     if status:
         queryset = queryset.filter(status=status)
     return queryset.order_by("-created_at", "-id")
@@ -205,7 +218,8 @@ def _with_items(queryset: QuerySet[Order]) -> QuerySet[Order]:
 def order_get(*, order_id: int, user_id: int | None = None) -> Order:
     """One order with its items (two queries). With user_id, only that shopper's order:
     anyone else's is "not found", not "forbidden", so order ids reveal nothing."""
-    queryset = Order.objects.all() if user_id is None else Order.objects.filter(user_id=user_id)
+    orders = _read(Order)
+    queryset = orders if user_id is None else orders.filter(user_id=user_id)
     try:
         return _with_items(queryset).get(pk=order_id)
     except Order.DoesNotExist:
@@ -298,7 +312,7 @@ def products_low_stock(*, limit: int = 10) -> QuerySet[Product]:
 def profile_get(*, user: User) -> UserProfile:
     """The user's profile; a blank, unsaved one for users who never filled it in."""
     try:
-        return UserProfile.objects.get(user_id=user.pk)
+        return _read(UserProfile).get(user_id=user.pk)
     except UserProfile.DoesNotExist:
         return UserProfile(user_id=user.pk)
 

@@ -26,6 +26,25 @@ APP_ROLE, STAFF_ROLE = "pgshop_app", "pgshop_staff"
 APP_PASSWORD, STAFF_PASSWORD = "app-login-test-password", "staff-login-test-password"
 
 
+def pytest_collection_modifyitems(items):
+    """A test that commits (transaction=True) may read the replicas too, as production's
+    shoppers do (core/routing.py): `make test` always runs with one, and a shopper's read
+    outside a transaction may go to it. (Inside the test transaction reads stay on the
+    primary, so the other tests never reach a replica.)"""
+    from django.conf import settings
+
+    replicas = list(getattr(settings, "DATABASE_REPLICAS", ()))
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if not replicas or marker is None or not marker.kwargs.get("transaction"):
+            continue
+        databases = marker.kwargs.get("databases") or ["default"]
+        if databases == "__all__" or set(replicas) <= set(databases):
+            continue
+        widened = {**marker.kwargs, "databases": [*databases, *replicas]}
+        item.add_marker(pytest.mark.django_db(*marker.args, **widened), append=False)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, then the roles and their grants on it (committed)."""
@@ -142,6 +161,7 @@ def child_process_env(**extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DB_POOL": "false",
         "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        "DATABASE_REPLICA_URL": "",  # workers and commands read the primary (as in make run)
         **extra,
     }
 

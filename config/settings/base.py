@@ -64,6 +64,9 @@ MIDDLEWARE = [
     # row-level security policies on orders and their history check (shop/api/rls.py); the
     # scope ends with the request.
     "shop.api.rls.ShopperScopeMiddleware",
+    # Shoppers' read-only API requests may read a replica that has replayed their own
+    # writes; after a write, its LSN is kept for them in Redis (shop/api/replicas.py).
+    "shop.api.replicas.ReadYourWritesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -139,6 +142,38 @@ DATABASES["staff"] = {
 }
 # None in production; test settings emulate the two logins on the test's connection.
 DB_EMULATED_ROLES = None
+
+# Streaming replicas (core/routing.py; docs/scaling.md): shoppers' reads, once a replica has
+# replayed that shopper's own writes. One URL or several, comma-separated; unset: no replica.
+DATABASE_REPLICAS = [
+    f"replica{n}" for n in range(1, 1 + len(env.list("DATABASE_REPLICA_URL", default=[])))
+]
+for _alias, _url in zip(
+    DATABASE_REPLICAS, env.list("DATABASE_REPLICA_URL", default=[]), strict=True
+):
+    DATABASES[_alias] = {
+        **env.db_url_config(_url),
+        **{key: value for key, value in DATABASES["default"].items() if key not in _URL_KEYS},
+        # No pool: a stopped replica then refuses at once instead of holding a request for
+        # the pool's timeout; one persistent connection per thread, checked by every
+        # request's replica check (core/routing.py), so Django's own ping stays off.
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": False,
+        "OPTIONS": {
+            **DATABASES["default"]["OPTIONS"],
+            "pool": False,
+            # A replica that does not answer is skipped after this, not waited for.
+            "connect_timeout": env.int("DB_REPLICA_CONNECT_TIMEOUT", default=1),
+        },
+    }
+DATABASE_ROUTERS = ["core.routing.ReplicaRouter"]  # writes and migrations: primary only
+# A replica with more received-but-unreplayed WAL than this is skipped: it bounds how stale
+# another shopper's read can be (16 MiB, one WAL segment: ~1 s of a busy shop's writes).
+DB_REPLICA_MAX_LAG_BYTES = env.int("DB_REPLICA_MAX_LAG_BYTES", default=16 * 1024 * 1024)
+# How long a shopper's last write LSN is kept in Redis: far longer than any healthy lag.
+DB_REPLICA_LSN_TTL = env.int("DB_REPLICA_LSN_TTL", default=3600)
+# A replica that failed its check is not tried again for this long (no connect per request).
+DB_REPLICA_RETRY_SECONDS = env.float("DB_REPLICA_RETRY_SECONDS", default=5.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "shop.User"

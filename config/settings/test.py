@@ -16,7 +16,7 @@ os.environ.setdefault("CELERY_QUEUE", f"pgshop-test-{os.getpid()}")
 os.environ.setdefault("DB_POOL_MAX", "16")
 
 from .base import *  # noqa: E402, F403
-from .base import DATABASES, env
+from .base import DATABASE_REPLICAS, DATABASES, env
 
 # Fast hashing: the suite creates many users; the algorithm is not what is under test.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -27,6 +27,10 @@ DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DB_NAME", "test_sho
 # The staff alias is the same test database; Django creates nothing for it. Tests reach it
 # only through the emulation below, or by pointing it at a real login (tests/security).
 DATABASES["staff"]["TEST"] = {"MIRROR": "default"}
+# Each replica (DATABASE_REPLICA_URL, started by `make test`) streams the whole cluster, so
+# the test database is there too: its own server, the test database's name.
+for _alias in DATABASE_REPLICAS:
+    DATABASES[_alias]["TEST"] = {"MIRROR": "default"}
 
 # Test-only: the suite's connection is the owner, and every request runs with SET LOCAL ROLE
 # as the login production would use (shop/api/rls.py): shoppers' as pgshop_app, staff paths

@@ -1,8 +1,11 @@
 """Replication: is this server a primary or a replica, its replicas and their lag, and
 replication slots that no one reads (each keeps WAL on disk until it is read or dropped).
 
-Rows: dbhealth/stats/replication.py.
+Also every server the application reads (the primary and settings.DATABASE_REPLICAS): role,
+position, lag behind the primary in bytes, recovery conflicts. Rows: dbhealth/stats/replication.py.
 """
+
+from django.conf import settings
 
 from dbhealth import stats
 
@@ -15,6 +18,7 @@ def collect(cursor, config: dict) -> dict:
     server = stats.replication.role(cursor)
     replicas = [] if server["replica"] else stats.replication.replicas(cursor)
     slots = stats.replication.slots(cursor)
+    servers = [] if server["replica"] else stats.replication.configured(cursor)
     inactive = [s for s in slots if not s["active"]]
     lags = [r["replay_lag_seconds"] for r in replicas if r["replay_lag_seconds"] is not None]
     if server["replica"]:
@@ -31,8 +35,28 @@ def collect(cursor, config: dict) -> dict:
             ),
             (
                 "no replica connected"
-                if worst_lag is None and not server["replica"]
+                if not replicas and not server["replica"]
                 else f"replay lag {worst_lag or 0:.1f} s"
+            ),
+        ),
+        Check(
+            "replication",
+            "Replicas the application reads",
+            (
+                CRITICAL
+                if any(s["error"] or s["role"] != "replica" for s in servers[1:])
+                else WARNING
+                if any(
+                    (s["backlog_bytes"] or 0) > settings.DB_REPLICA_MAX_LAG_BYTES
+                    for s in servers[1:]
+                )
+                else OK
+            ),
+            (
+                f"{sum(1 for s in servers[1:] if s['error'])} unreachable, worst lag "
+                f"{max(s['lag_bytes'] or 0 for s in servers[1:]):,} bytes behind"
+                if servers[1:]
+                else "none configured"
             ),
         ),
         Check(
@@ -56,6 +80,7 @@ def collect(cursor, config: dict) -> dict:
         "role": "replica" if server["replica"] else "primary",
         "replicas": replicas,
         "slots": slots,
+        "servers": servers,
         "inactive_slots": inactive,
         "checks": checks,
     }

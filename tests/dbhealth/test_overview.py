@@ -30,6 +30,7 @@ CHECKS = [
     "Sequences",
     "Constraints not validated",
     "Replication lag",
+    "Replicas the application reads",
     "Inactive replication slots",
     "Server settings",
     "Connection pool",
@@ -41,9 +42,10 @@ CHECKS = [
 
 
 def test_the_overview_lists_every_check_worst_first(viewer_client, django_assert_num_queries):
-    # + 2: the snapshots of the small charts (tests/dbhealth/test_charts.py), the newest
-    # snapshot for Celery beat's last run (tests/dbhealth/test_beat.py)
-    with django_assert_num_queries(43 if preloaded() else 41):
+    # + 3: the snapshots of the small charts (tests/dbhealth/test_charts.py), the newest
+    # snapshot for Celery beat's last run (tests/dbhealth/test_beat.py), and the servers the
+    # application reads, their positions and lags (one query).
+    with django_assert_num_queries(44 if preloaded() else 42):
         response = viewer_client.get("/admin/dbhealth/")
 
     checks = response.context["checks"]

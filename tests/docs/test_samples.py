@@ -206,21 +206,16 @@ def example(name: str) -> dict:
     return namespace
 
 
-def check_read_replica_router():
-    ns = example("read_replica_router")
-    router = ns["PrimaryReplicaRouter"]()
+def check_lsn_position():
+    from core import routing
 
-    with ns["request_scope"]():
-        assert router.db_for_read(object) == "replica"  # reads go to the replica...
-        assert router.db_for_write(object) == "default"
-        assert router.db_for_read(object) == "default"  # ...until this request has written
-    with ns["request_scope"]():
-        assert router.db_for_read(object) == "replica"  # the next request starts over
-    assert router.allow_migrate("replica", "shop") is False
-    assert router.allow_migrate("default", "shop") is True
+    lsn = example("lsn_position")["lsn"]
+    assert lsn("16/B374D848") == 0x16_B374_D848 == routing.lsn("16/B374D848")
+    assert lsn("16/B374D848") - lsn("15/FFFFFFFF") == 0xB374_D849  # across the 4 GiB mark
+    assert lsn("0/0") == routing.lsn("0/0") == 0
 
 
-EXAMPLES = {"read_replica_router": check_read_replica_router}
+EXAMPLES = {"lsn_position": check_lsn_position}
 
 
 def test_every_example_has_a_checker():

@@ -37,11 +37,13 @@ def request(url: str, *, body: dict | None = None, token: str | None = None, key
 
 def django_env(**extra: str) -> dict[str, str]:
     """The environment of a child Django process (test settings; extra overrides). Its own
-    server has no login roles: it runs as the owner, without the suite's role emulation."""
+    server has no login roles: it runs as the owner, without the suite's role emulation, and
+    no replica."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DB_ROLE_EMULATION": "false",
+        "DATABASE_REPLICA_URL": "",  # the suite's replica streams another server
         **extra,
     }
 

@@ -36,7 +36,8 @@ def listening(port: int) -> bool:
 
 class Run:
     def __init__(self, data: Path, ports: dict[str, int]):
-        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+        fresh_clone = {"DATABASE_URL", "REDIS_URL", "DATABASE_REPLICA_URL"}  # the suite's own
+        env = {k: v for k, v in os.environ.items() if k not in fresh_clone}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         env.update(
             PGSHOP_DATA=str(data),

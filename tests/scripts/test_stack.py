@@ -14,6 +14,7 @@ import redis
 
 from scripts import stack as stack_module
 from scripts.stack import EmbeddedPostgres, EmbeddedRedis, Stack
+from tests.conftest import wait_until
 
 
 def free_port() -> int:
@@ -313,3 +314,36 @@ def test_reset_needs_confirmation_and_removes_only_the_database(stack, tmp_path)
     env = stack.up()
     with psycopg.connect(env["DATABASE_URL"]) as conn:
         assert conn.execute("SELECT to_regclass('kept')").fetchone() == (None,)
+
+
+def test_replicas_stream_the_primary_from_their_own_slot_and_stop_with_it(tmp_path):
+    """REPLICAS=1 (and make test): a hot standby on PG_PORT+1, made by pg_basebackup from its
+    own slot, read-only, with what the primary commits; `down` stops it with the primary."""
+    tmp_path.chmod(0o755)
+    pg_port = free_port()
+    replicated = Stack(tmp_path, pg_port, free_port(), environ={}, replicas=1)
+    try:
+        env = replicated.up()
+        assert env["DATABASE_REPLICA_URL"] == f"postgres://postgres@127.0.0.1:{pg_port + 1}/shop"
+        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as primary:
+            primary.execute("CREATE TABLE streamed (n int)")
+            primary.execute("INSERT INTO streamed VALUES (7)")
+            target = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+            slots = primary.execute("SELECT slot_name, active FROM pg_replication_slots").fetchall()
+        with psycopg.connect(env["DATABASE_REPLICA_URL"], autocommit=True) as replica:
+            wait_until(
+                lambda: replica.execute(
+                    "SELECT pg_last_wal_replay_lsn() >= %s", [target]
+                ).fetchone()[0]
+            )
+            assert replica.execute("SELECT n FROM streamed").fetchall() == [(7,)]
+            assert replica.execute(
+                "SELECT pg_is_in_recovery(), current_setting('listen_addresses'),"
+                " current_setting('hot_standby_feedback')"
+            ).fetchone() == (True, "127.0.0.1", "off")
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                replica.execute("INSERT INTO streamed VALUES (8)")
+        assert slots == [("pgshop_replica1", True)]
+    finally:
+        replicated.down(force=True)
+    assert [replica.running() for replica in replicated.replicas] == [False]
