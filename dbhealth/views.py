@@ -9,6 +9,7 @@ dashboard can never be the thing that holds a lock or runs away during an incide
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import wraps
 
 from django import forms
@@ -34,6 +35,7 @@ from dbhealth.panels import (
     history,
     indexes,
     maintenance,
+    pooler,
     queries,
     replication,
     settings,
@@ -133,6 +135,10 @@ def maintenance_view(request):
 
 def replication_view(request):
     return sql_panel(request, "replication", replication)
+
+
+def pooler_view(request):
+    return sql_panel(request, "pooler", pooler)
 
 
 def settings_view(request):
@@ -262,10 +268,26 @@ def signal_view(request, pid: int, action: str):
         return HttpResponseRedirect(reverse("dbhealth:activity"))
     label, done = ACTIONS[action]
     if request.method == "POST":
-        with connection.cursor() as cursor:
-            signalled = stats.activity.signal_backend(cursor, pid, action)
+        # The statement the confirmation page showed: a backend that has moved on to another
+        # (the next client's, behind a transaction pooler) is not signalled.
+        # Empty: the session had run no statement yet. Missing or not a time: not our form.
+        shown = request.POST.get("query_start")
+        try:
+            started = dt.datetime.fromisoformat(shown) if shown else None
+        except ValueError:
+            shown = None
+        signalled = False
+        if shown is not None:
+            with connection.cursor() as cursor:
+                role = stats.activity.current_role(cursor)
+            with stats.activity.direct(role) as cursor:
+                signalled = stats.activity.signal_backend(cursor, pid, action, started)
         if not signalled:
-            messages.error(request, f"PostgreSQL did not signal backend {pid} (it may be gone).")
+            messages.error(
+                request,
+                f"PostgreSQL did not signal backend {pid}: it is gone, or it has moved on "
+                "from the statement you confirmed.",
+            )
             return HttpResponseRedirect(reverse("dbhealth:activity"))
         query = (session["query"] or "")[:150]
         LogEntry.objects.create(
