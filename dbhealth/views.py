@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import wraps
 
+import psycopg
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -280,8 +281,12 @@ def signal_view(request, pid: int, action: str):
         if shown is not None:
             with connection.cursor() as cursor:
                 role = stats.activity.current_role(cursor)
-            with stats.activity.direct(role) as cursor:
-                signalled = stats.activity.signal_backend(cursor, pid, action, started)
+            try:
+                with stats.activity.direct(role) as cursor:
+                    signalled = stats.activity.signal_backend(cursor, pid, action, started)
+            except psycopg.Error as error:  # e.g. a superuser's backend, for a staff login
+                messages.error(request, f"PostgreSQL refused it: {str(error).strip()}")
+                return HttpResponseRedirect(reverse("dbhealth:activity"))
         if not signalled:
             messages.error(
                 request,

@@ -23,16 +23,19 @@ def bouncer_port() -> int:
 @pytest.fixture
 def pooled(bouncer_port, django_db_setup):
     """pooled(**options): a psycopg connection to the one-server-connection entry, as the test
-    database's owner. Afterwards the server connection is reset (DISCARD ALL), so a leak a
-    test makes on purpose stops with it."""
+    database's owner unless `user` says otherwise. Afterwards the owner's server connection is
+    reset (DISCARD ALL), so a leak a test makes on purpose stops with it."""
     opened: list[psycopg.Connection] = []
     db = connection.settings_dict
 
     def connect(**options) -> psycopg.Connection:
+        options = {
+            "user": db["USER"], "password": db["PASSWORD"] or None, "autocommit": True,
+            "application_name": "pooler-test", **options,
+        }  # fmt: skip
         conn = psycopg.connect(
-            host="127.0.0.1", port=bouncer_port, dbname=POOL1_ENTRY, user=db["USER"],
-            password=db["PASSWORD"] or None, prepare_threshold=None,
-            **{"autocommit": True, "application_name": "pooler-test", **options},
+            host="127.0.0.1", port=bouncer_port, dbname=POOL1_ENTRY, prepare_threshold=None,
+            **options,
         )  # fmt: skip
         opened.append(conn)
         return conn
@@ -41,7 +44,32 @@ def pooled(bouncer_port, django_db_setup):
     for conn in opened:
         conn.close()
     with connect() as cleaner:
-        cleaner.execute("DISCARD ALL")
+        cleaner.execute("DISCARD ALL")  # the owner's backend; another login's has its own pool
+
+
+@pytest.fixture
+def connect_direct(django_db_setup):
+    """connect_direct(): an autocommit psycopg connection to the test database on PostgreSQL
+    itself (DATABASE_DIRECT_URL's host and port), to watch pg_stat_activity."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    opened: list[psycopg.Connection] = []
+    url = urlsplit(settings.DATABASE_DIRECT_URL)
+    db = connection.settings_dict
+
+    def connect() -> psycopg.Connection:
+        conn = psycopg.connect(
+            host=url.hostname, port=url.port, dbname=db["NAME"], user=db["USER"],
+            password=db["PASSWORD"] or None, autocommit=True,
+        )  # fmt: skip
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.close()
 
 
 @pytest.fixture
@@ -50,6 +78,8 @@ def console(bouncer_port):
     return lambda command: pgbouncer.admin(bouncer_port, command)
 
 
-def pool1(console) -> dict:
-    [row] = [p for p in console("SHOW POOLS") if p["database"] == POOL1_ENTRY]
+def pool1(console, user: str = "postgres") -> dict:
+    """SHOW POOLS' row of the one-server-connection entry for one login (each has its own)."""
+    pools = console("SHOW POOLS")
+    [row] = [p for p in pools if p["database"] == POOL1_ENTRY and p["user"] == user]
     return row
