@@ -213,3 +213,89 @@ def reconnect(port: int, database: str, user: str = "postgres") -> list[str]:
     for entry in entries:
         admin(port, f'RECONNECT "{entry}"', user)
     return entries
+
+
+def connections_saved(url: str, port: int, clients: int, transactions: int) -> dict:
+    """`clients` connections through PgBouncer at once, each running `transactions` short
+    transactions (10 ms of pg_sleep) in its own thread; then how many server connections
+    PgBouncer opened for them, and how many backends PostgreSQL ran. Bounded: at most
+    clients x transactions x 10 ms of sleeping, spread over the pool."""
+    import threading
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    database = urlsplit(url).path.lstrip("/")
+    opened = [psycopg.connect(url, autocommit=True, prepare_threshold=None) for _ in range(clients)]
+    peak = {"servers": 0}
+    done = threading.Event()
+
+    def work(conn):
+        for _ in range(transactions):
+            with conn.transaction():
+                conn.execute("SELECT pg_sleep(0.01)")
+
+    def watch():
+        while not done.is_set():
+            servers = [s for s in admin(port, "SHOW SERVERS") if s["database"] == database]
+            peak["servers"] = max(peak["servers"], len(servers))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    threads = [threading.Thread(target=work, args=(conn,)) for conn in opened]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    done.set()
+    watcher.join()
+    (backends,) = (
+        opened[0]
+        .execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend'"
+        )
+        .fetchone()
+    )
+    for conn in opened:
+        conn.close()
+    return {
+        "clients": clients,
+        "transactions": clients * transactions,
+        "peak_servers": peak["servers"],
+        "backends": backends,
+        "seconds": elapsed,
+    }
+
+
+def main(argv: list[str]) -> int:
+    """python scripts/pgbouncer.py connections [--clients N] [--transactions T]: connections
+    saved, measured through the stack's PgBouncer (PGBOUNCER=1 ... stack.py exec -- ...)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="pgbouncer.py")
+    commands = parser.add_subparsers(dest="command", required=True)
+    measure = commands.add_parser("connections")
+    measure.add_argument("--clients", type=int, default=100)
+    measure.add_argument("--transactions", type=int, default=10)
+    args = parser.parse_args(argv)
+    url, port = os.environ.get("DATABASE_URL"), os.environ.get("PGBOUNCER_PORT")
+    if not (url and port and os.environ.get("DB_TRANSACTION_POOLER") == "true"):
+        print("run it through the pooler: PGBOUNCER=1 python scripts/stack.py exec -- ...")
+        return 2
+    found = connections_saved(url, int(port), args.clients, args.transactions)
+    print(
+        f"{found['clients']} client connections, {found['transactions']} transactions in "
+        f"{found['seconds']:.2f} s -> at most {found['peak_servers']} server connections "
+        f"(PostgreSQL backends of the database afterwards: {found['backends']})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

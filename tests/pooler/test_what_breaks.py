@@ -73,3 +73,23 @@ def test_the_protocol_backend_key_is_pgbouncers_not_the_backends_pid(pooled):
     conn = pooled()
 
     assert conn.info.backend_pid != backend(conn)
+
+
+def test_listen_belongs_to_the_backend_not_the_client(pooled):
+    first, second = pooled(), pooled()
+    first.execute("LISTEN pooler_probe")
+
+    (channels,) = second.execute("SELECT pg_listening_channels()").fetchone()
+
+    assert channels == "pooler_probe"
+
+
+def test_a_with_hold_cursor_is_fetched_by_the_next_client(pooled):
+    """Django's iterator() outside a transaction declares one: behind a pooler its next FETCH
+    may reach another backend, and another client may read it here."""
+    first, second = pooled(), pooled()
+    first.execute("DECLARE pooler_rows CURSOR WITH HOLD FOR SELECT generate_series(1, 3)")
+
+    rows = second.execute("FETCH ALL FROM pooler_rows").fetchall()
+
+    assert rows == [(1,), (2,), (3,)]
