@@ -39,7 +39,7 @@ def pooler_problems(*, pooler: bool, databases: dict, direct_url: str, url: str 
                     id="core.E002",
                 )
             )
-    if os.environ.get("DATABASE_URL") == settings.DATABASE_DIRECT_URL:
+    if direct_url == url:
         problems.append(
             Warning(
                 "DATABASE_DIRECT_URL is DATABASE_URL behind a transaction pooler",
