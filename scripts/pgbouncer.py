@@ -133,8 +133,12 @@ class PgBouncer:
         return pid if comm.exists() and comm.read_text().strip() == "pgbouncer" else None
 
     def start(self) -> bool:
-        """Start it unless it runs already. Returns True when it was started here."""
+        """Start it unless it runs already. Returns True when it was started here. A running
+        one with another configuration (another upstream) is given this one (RELOAD)."""
         if self.running():
+            if not self.ini_path.exists() or self.ini_path.read_text() != self.ini():
+                self.write_config()
+                self.admin("RELOAD")
             return False
         if not BINARY.is_file():
             raise RuntimeError(f"{BINARY} is missing: install the {PACKAGE} package")
