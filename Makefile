@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status reset manage shell psql docs backup restore bench-audit bench bench-smoke query-plans clean
+.PHONY: run test lint format install lock up down status reset manage shell psql docs backup restore bench-audit bench bench-smoke query-plans pooler-connections clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -96,6 +96,11 @@ bench-smoke: $(STAMP)
 # The hot queries' SQL and EXPLAIN (ANALYZE, BUFFERS) as Markdown (docs/query-patterns.md).
 query-plans: $(STAMP)
 	$(STACK) exec -- $(PY) bench/query_plans.py
+
+# N clients through PgBouncer (transaction mode) -> how many server connections they needed
+# (scripts/pgbouncer.py; docs/connection-pooling.md). make pooler-connections ARGS="--clients 200"
+pooler-connections: $(STAMP)
+	PGBOUNCER=1 $(STACK) exec -- $(PY) scripts/pgbouncer.py connections $(ARGS)
 
 clean: down
 	rm -rf $(VENV)

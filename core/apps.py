@@ -1,10 +1,12 @@
 import os
 
 from django.apps import AppConfig
+from django.core import checks
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 from core import db, roles
+from core.checks import pooler_settings_check
 
 
 def _grant_login_roles(sender, using, **kwargs):
@@ -31,6 +33,8 @@ class CoreConfig(AppConfig):
     def ready(self):
         # One execute wrapper on every connection, composing the apps' parts (core/db.py).
         connection_created.connect(db.install, dispatch_uid="core-db-execute")
+        # Behind a transaction pooler: no database entry keeps state past its transaction.
+        checks.register(pooler_settings_check, checks.Tags.database)
         # Whatever the roles: a migration's trigger install resets what lock_triggers() sets.
         post_migrate.connect(_lock_triggers, sender=self, dispatch_uid="core-lock-triggers")
         # Set where migrations run as an owner distinct from the application's role

@@ -38,6 +38,7 @@ urlpatterns = [
     path("indexes/", page(views.indexes_view), name="indexes"),
     path("maintenance/", page(views.maintenance_view), name="maintenance"),
     path("replication/", page(views.replication_view), name="replication"),
+    path("pooler/", page(views.pooler_view), name="pooler"),
     path("settings/", page(views.settings_view), name="settings"),
     path("history/", page(views.history_view), name="history"),
     path("origins/", page(views.origins_view), name="origins"),

@@ -9,8 +9,10 @@ dashboard can never be the thing that holds a lock or runs away during an incide
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import wraps
 
+import psycopg
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -34,6 +36,7 @@ from dbhealth.panels import (
     history,
     indexes,
     maintenance,
+    pooler,
     queries,
     replication,
     settings,
@@ -133,6 +136,10 @@ def maintenance_view(request):
 
 def replication_view(request):
     return sql_panel(request, "replication", replication)
+
+
+def pooler_view(request):
+    return sql_panel(request, "pooler", pooler)
 
 
 def settings_view(request):
@@ -264,10 +271,30 @@ def signal_view(request, pid: int, action: str):
         return HttpResponseRedirect(reverse("dbhealth:activity"))
     label, done = ACTIONS[action]
     if request.method == "POST":
-        with connection.cursor() as cursor:
-            signalled = stats.activity.signal_backend(cursor, pid, action)
+        # The statement the confirmation page showed: a backend that has moved on to another
+        # (the next client's, behind a transaction pooler) is not signalled.
+        # Empty: the session had run no statement yet. Missing or not a time: not our form.
+        shown = request.POST.get("query_start")
+        try:
+            started = dt.datetime.fromisoformat(shown) if shown else None
+        except ValueError:
+            shown = None
+        signalled = False
+        if shown is not None:
+            with connection.cursor() as cursor:
+                role = stats.activity.current_role(cursor)
+            try:
+                with stats.activity.direct(role) as cursor:
+                    signalled = stats.activity.signal_backend(cursor, pid, action, started)
+            except psycopg.Error as error:  # e.g. a superuser's backend, for a staff login
+                messages.error(request, f"PostgreSQL refused it: {str(error).strip()}")
+                return HttpResponseRedirect(reverse("dbhealth:activity"))
         if not signalled:
-            messages.error(request, f"PostgreSQL did not signal backend {pid} (it may be gone).")
+            messages.error(
+                request,
+                f"PostgreSQL did not signal backend {pid}: it is gone, or it has moved on "
+                "from the statement you confirmed.",
+            )
             return HttpResponseRedirect(reverse("dbhealth:activity"))
         query = (session["query"] or "")[:150]
         LogEntry.objects.create(

@@ -14,7 +14,9 @@ The client tools match the server's major version (the embedded PostgreSQL's own
 embedded server, /usr/lib/postgresql/<major>/bin for a system one), because a newer pg_dump
 can write SET commands an older server refuses.
 
-Reads DATABASE_URL (scripts/stack.py sets it for `make backup` / `make restore`).
+Reads DATABASE_DIRECT_URL, else DATABASE_URL (scripts/stack.py sets them for `make backup` /
+`make restore`): pg_dump and pg_restore connect to PostgreSQL itself, never through a
+transaction pooler, which cannot keep their session (its SETs, its snapshot, its COPY).
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ def main(argv: list[str]) -> int:
     back.add_argument("source", type=Path)
     back.add_argument("--target", required=True, help="name of the new database")
     args = parser.parse_args(argv)
-    url = os.environ.get("DATABASE_URL")
+    url = os.environ.get("DATABASE_DIRECT_URL") or os.environ.get("DATABASE_URL")
     if not url:
         fail("DATABASE_URL is not set")
     if args.command == "backup":

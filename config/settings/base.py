@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
 
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -110,7 +111,24 @@ DB_POOL_OPTIONS = {
     "max_idle": 300.0,
 }
 
-DATABASES = {"default": env.db_url("DATABASE_URL")}
+# Behind a transaction pooler (PgBouncer, pool_mode = transaction; docs/connection-pooling.md)
+# consecutive transactions of one connection may run on different server connections, and a
+# server connection serves other clients in between: nothing may outlive its transaction.
+DB_TRANSACTION_POOLER = env.bool("DB_TRANSACTION_POOLER", default=False)
+# PostgreSQL itself, never the pooler: `manage.py migrate` (long locks, session SETs of its
+# own), pg_dump/pg_restore (scripts/backup.py), and dbhealth's cancel/terminate (its host and
+# port, with the dashboard's own login: a pid seen through the pooler is no client's).
+DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default=env.str("DATABASE_URL"))
+# Commands that connect to DATABASE_DIRECT_URL instead of DATABASE_URL.
+DIRECT_COMMANDS = ("migrate",)
+# PgBouncer's admin console (postgres://user@host:port/pgbouncer), read by the dashboard's
+# Pooler panel (SHOW POOLS, SHOW STATS, SHOW SERVERS). Empty: no pooler to show.
+PGBOUNCER_ADMIN_URL = env.str("PGBOUNCER_ADMIN_URL", default="")
+
+_direct = (
+    len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and (sys.argv[1] in DIRECT_COMMANDS)
+)
+DATABASES = {"default": env.db_url_config(DATABASE_DIRECT_URL if _direct else env("DATABASE_URL"))}
 _URL_KEYS = set(DATABASES["default"])  # what a URL gives: engine, name, user, host, port...
 DATABASES["default"].update(
     {
@@ -120,10 +138,15 @@ DATABASES["default"].update(
         # after a server restart, is replaced instead of failing the request). Without it:
         # a persistent connection is pinged before reuse.
         "CONN_HEALTH_CHECKS": True,
+        # Django's server-side cursors (.iterator()) are WITH HOLD outside a transaction: a
+        # transaction pooler cannot keep them, so behind one they are off (client-side rows).
+        "DISABLE_SERVER_SIDE_CURSORS": DB_TRANSACTION_POOLER,
         "OPTIONS": {
             "pool": DB_POOL_OPTIONS if DB_POOL else False,
             # core/db.py prepends set_config() to statements, in the same round trip: that
-            # needs client-side binding (one simple query may hold several statements).
+            # needs client-side binding (one simple query may hold several statements). It
+            # also never prepares a statement, which PgBouncer 1.18 in transaction mode could
+            # not keep (a prepared statement belongs to one server connection).
             "server_side_binding": False,
             # Names each process in pg_stat_activity and the server log (web, worker, beat).
             "application_name": env("DB_APPLICATION_NAME", default="pgshop-web"),

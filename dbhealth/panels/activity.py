@@ -4,6 +4,7 @@
 from dbhealth import stats
 
 from .base import Check, level_above
+from .pooler import pooler_pids
 
 TITLE = "Activity"
 
@@ -73,5 +74,7 @@ def collect(cursor, config: dict) -> dict:
         "idle_in_transaction": idle_in_transaction,
         "waiting": waiting,
         "lock_tree": tree,
+        # Backends that are PgBouncer's server connections: each serves many clients in turn.
+        "pooler_pids": pooler_pids(),
         "checks": checks,
     }

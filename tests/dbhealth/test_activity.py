@@ -58,7 +58,8 @@ def test_a_long_running_statement_is_reported_and_cancelled(
 
         data = superuser_client.get(PAGE).context["data"]
         confirm = superuser_client.get(f"{PAGE}{pid}/cancel/")
-        response = superuser_client.post(f"{PAGE}{pid}/cancel/")
+        shown = confirm.context["session"]["query_start"].isoformat()
+        response = superuser_client.post(f"{PAGE}{pid}/cancel/", {"query_start": shown})
         thread.join(10)
     finally:
         sleeper.cancel_safe()

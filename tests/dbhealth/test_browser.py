@@ -41,6 +41,7 @@ PAGES = {
     "indexes": "/admin/dbhealth/indexes/",
     "maintenance": "/admin/dbhealth/maintenance/",
     "replication": "/admin/dbhealth/replication/",
+    "pooler": "/admin/dbhealth/pooler/",
     "settings": "/admin/dbhealth/settings/",
     "history": "/admin/dbhealth/history/",
     "origins": "/admin/dbhealth/origins/",

@@ -129,25 +129,26 @@ def test_embedded_classes_use_the_wheels_binaries(tmp_path):
 
 def test_make_test_installs_chromium_with_apt_get_as_root_on_debian():
     assert stack_module.browser_plan(present=False, root=True, debian=True) == [
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "chromium"],
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-qq"],
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "chromium"],
     ]
 
 
 @pytest.mark.parametrize(("root", "debian"), [(False, True), (True, False), (False, False)])
 def test_make_test_names_the_command_when_it_cannot_install_chromium(root, debian):
     assert stack_module.browser_plan(present=False, root=root, debian=debian) == (
-        "/usr/bin/chromium is missing (the dashboard's browser test needs it): run "
-        "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+        "/usr/bin/chromium is missing, needed by the dashboard's browser test: run "
+        "`sudo apt-get install -y chromium` (Debian)"
     )
 
 
 def test_make_test_names_the_command_when_it_cannot_install_curl():
-    assert stack_module.apt_plan(
-        "curl", stack_module.CURL, present=False, root=False, debian=True
+    missing = {"curl": stack_module.CURL}
+    assert stack_module.package_plan(
+        missing, root=False, debian=True, why="the README's API walk-through test"
     ) == (
-        "/usr/bin/curl is missing (the README's API walk-through test needs it): run "
-        "`sudo apt-get install -y curl` (Debian), or install curl at that path"
+        "/usr/bin/curl is missing, needed by the README's API walk-through test: run "
+        "`sudo apt-get install -y curl` (Debian)"
     )
 
 
@@ -169,9 +170,8 @@ def test_a_missing_chromium_stops_make_test_at_once_with_one_line(tmp_path, monk
 
     assert stopped.value.code == 1
     assert capsys.readouterr().err == (
-        f"[stack] error: {tmp_path / 'no-chromium'} is missing (the dashboard's browser test "
-        "needs it): run `sudo apt-get install -y chromium` (Debian), or install Chromium at "
-        "that path\n"
+        f"[stack] error: {tmp_path / 'no-chromium'} is missing, needed by the dashboard's "
+        "browser test: run `sudo apt-get install -y chromium` (Debian)\n"
     )
     assert ran == []
 
@@ -190,12 +190,10 @@ def test_make_test_as_root_on_debian_runs_apt_get_then_continues(tmp_path, monke
 
     stack_module.ensure_browser()
 
+    lock_wait = ["-o", "DPkg::Lock::Timeout=300"]
     assert ran == [
-        (["apt-get", "update", "-qq"], "noninteractive"),
-        (
-            ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "chromium"],
-            "noninteractive",
-        ),
+        (["apt-get", *lock_wait, "update", "-qq"], "noninteractive"),
+        (["apt-get", *lock_wait, "install", "-y", "-qq", "chromium"], "noninteractive"),
     ]
 
 

@@ -1,10 +1,13 @@
 """The API tests' clients and fixtures, shared (tests/shop/api/conftest.py)."""
 
+import os
+
 import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from scripts import pgbouncer
 from tests.shop.api.conftest import anon, api, fresh_throttle_counters, staff, user  # noqa: F401
 
 ROLE = "pgshop_app_test"
@@ -17,6 +20,9 @@ def app_db(monkeypatch):
     monkeypatch.setenv("DB_APP_PASSWORD", PASSWORD)
     call_command("db_roles", "--role", ROLE)
     db = connection.settings_dict
+    if os.environ.get("DB_TRANSACTION_POOLER") == "true":  # make test's pass through PgBouncer
+        # The role is new; a server connection left from its namesake of the last test is not.
+        pgbouncer.reconnect(int(os.environ["PGBOUNCER_PORT"]), db["NAME"])
     conn = psycopg.connect(
         host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=ROLE, password=PASSWORD,
         autocommit=True,

@@ -84,7 +84,11 @@ def test_the_application_role_reads_writes_and_leaves_history(app_db):
 
 
 def test_the_dashboard_statistics_are_readable_through_pg_monitor(app_db):
-    owner_pid = connection.cursor().connection.info.backend_pid
+    # PostgreSQL's pid, asked of the server: behind PgBouncer the protocol's backend key is
+    # PgBouncer's own, no process's (docs/connection-pooling.md).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (owner_pid,) = cursor.fetchone()
 
     (query,) = app_db.execute(
         "SELECT query FROM pg_stat_activity WHERE pid = %s", [owner_pid]
