@@ -506,10 +506,6 @@ def cmd_run(stack: Stack) -> int:
 # The dashboard's browser test (tests/dbhealth/test_browser.py) drives Debian's chromium
 # through Playwright, whose own browser download is never used.
 CHROMIUM = Path("/usr/bin/chromium")
-APT_INSTALL_CHROMIUM = [
-    ["apt-get", "update", "-qq"],
-    ["apt-get", "install", "-y", "-qq", "chromium"],
-]
 
 
 def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
@@ -523,28 +519,56 @@ def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
     return "debian" in ids
 
 
+def apt_plan(packages: list[str], *, root: bool, debian: bool, missing: str):
+    """What to do about missing Debian packages: nothing ([] when none is missing), these
+    commands (as root on Debian), or stop with the one line `missing` (anywhere else)."""
+    if not packages:
+        return []
+    if root and debian:
+        install = ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300"]
+        return [["apt-get", "update", "-qq"], [*install, *packages]]
+    return missing
+
+
 def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
     """What `make test` does about chromium: nothing ([]), these commands (as root on
     Debian), or stop with this one line (anywhere else: it cannot install it itself)."""
-    if present:
-        return []
-    if root and debian:
-        return APT_INSTALL_CHROMIUM
-    return (
-        f"{CHROMIUM} is missing (the dashboard's browser test needs it): run "
-        "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+    return apt_plan(
+        [] if present else ["chromium"],
+        root=root,
+        debian=debian,
+        missing=f"{CHROMIUM} is missing (the dashboard's browser test needs it): run "
+        "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path",
     )
+
+
+def run_plan(plan: list[list[str]] | str, why: str) -> None:
+    if isinstance(plan, str):
+        fail(plan)
+    for command in plan:
+        say(f"installing {why}: {' '.join(command)}")
+        noninteractive = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(command, env=noninteractive, check=False).returncode:
+            fail(f"{' '.join(command)} failed")
 
 
 def ensure_browser() -> None:
     plan = browser_plan(present=CHROMIUM.is_file(), root=os.geteuid() == 0, debian=is_debian())
-    if isinstance(plan, str):
-        fail(plan)
-    for command in plan:
-        say(f"installing the browser test's chromium: {' '.join(command)}")
-        noninteractive = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        if subprocess.run(command, env=noninteractive, check=False).returncode:
-            fail(f"{' '.join(command)} failed")
+    run_plan(plan, "the browser test's chromium")
+
+
+def ensure_packages(binaries: dict[Path, str], why: str) -> None:
+    """Each binary's Debian package, installed when the binary is missing (as root on
+    Debian; elsewhere stop with one line naming the command)."""
+    packages = [package for path, package in binaries.items() if not path.is_file()]
+    command = f"sudo apt-get install -y {' '.join(packages)}"
+    plan = apt_plan(
+        packages,
+        root=os.geteuid() == 0,
+        debian=is_debian(),
+        missing=f"{', '.join(packages)} missing ({why} needs them): run `{command}` (Debian)",
+    )
+    run_plan(plan, f"{why}'s packages")
 
 
 def cmd_test(stack: Stack, args: list[str]) -> int:

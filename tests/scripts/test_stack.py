@@ -129,7 +129,7 @@ def test_embedded_classes_use_the_wheels_binaries(tmp_path):
 def test_make_test_installs_chromium_with_apt_get_as_root_on_debian():
     assert stack_module.browser_plan(present=False, root=True, debian=True) == [
         ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "chromium"],
+        ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "chromium"],
     ]
 
 
@@ -182,7 +182,7 @@ def test_make_test_as_root_on_debian_runs_apt_get_then_continues(tmp_path, monke
 
     assert ran == [
         (["apt-get", "update", "-qq"], "noninteractive"),
-        (["apt-get", "install", "-y", "-qq", "chromium"], "noninteractive"),
+        (["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "chromium"], "noninteractive"),
     ]
 
 
