@@ -174,6 +174,7 @@ class Cluster:
         self._wait(self.healthy)
         self._create_database()
         self._spawn("haproxy", ["/usr/sbin/haproxy", "-db", "-f", str(self._haproxy_config())])
+        self._wait(self._routes_settled)
         self._spawn("pgbouncer", ["/usr/sbin/pgbouncer", str(self._pgbouncer_config())])
         self._wait(self._pgbouncer_answers)
         say(
@@ -423,6 +424,21 @@ admin_users = postgres
 ignore_startup_parameters = extra_float_digits,options
 """
         return self._write("pgbouncer.ini", text)
+
+    def _routes_settled(self) -> bool:
+        """HAProxy counts a server up until its first failed checks: wait until :rw reaches
+        only the leader and :ro only replicas, a few connections in a row each."""
+        import psycopg
+
+        try:
+            for url, recovery in ((self.leader_url(), False), (self.replica_url(), True)):
+                for _ in range(4):
+                    with psycopg.connect(url, connect_timeout=2) as conn:
+                        if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] != recovery:
+                            return False
+        except psycopg.Error:
+            return False
+        return True
 
     def _pgbouncer_answers(self) -> bool:
         import psycopg
