@@ -103,6 +103,10 @@ class Cluster:
         """HAProxy's :rw, straight to the leader: migrations, pg_dump, checks."""
         return self._url("rw", database, user)
 
+    def direct_url(self) -> str:
+        """The owner on the leader, no pooler in between (stack.py: migrations, seeding)."""
+        return self.leader_url()
+
     def replica_url(self, database: str | None = None, user: str = "postgres") -> str:
         return self._url("ro", database, user)
 

@@ -85,6 +85,10 @@ class EmbeddedPostgres:
     def url(self, database: str = DB_NAME, user: str = "postgres") -> str:
         return f"postgres://{user}@127.0.0.1:{self.port}/{database}"
 
+    def direct_url(self) -> str:
+        """The owner, with no pooler in between: migrations, seeding (the cluster's differs)."""
+        return self.url()
+
     def _pg(self, exe: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
         kwargs.setdefault("stdout", subprocess.PIPE)
         kwargs.setdefault("stderr", subprocess.STDOUT)
@@ -306,6 +310,11 @@ class Stack:
         self.external_db = environ.get("DATABASE_URL")
         self.external_redis = environ.get("REDIS_URL")
         self.postgres = None if self.external_db else EmbeddedPostgres(data, pg_port)
+        if environ.get("CLUSTER") and not self.external_db:  # `make cluster`: Patroni instead
+            sys.path.insert(0, str(ROOT))
+            from scripts import cluster
+
+            self.postgres = cluster.from_env()
         self.redis = None if self.external_redis else EmbeddedRedis(data, redis_port)
         self.run_dir = data / "run"
         self.users = self.run_dir / "users"
@@ -348,6 +357,9 @@ class Stack:
             "DATABASE_URL": self.external_db or self.postgres.url(),
             "REDIS_URL": self.external_redis or self.redis.url(),
         }
+
+    def direct_url(self) -> str:
+        return self.external_db or self.postgres.direct_url()
 
     def down(self, force: bool = False) -> None:
         if not self.embedded:
@@ -426,10 +438,11 @@ def cmd_run(stack: Stack) -> int:
     env = child_env(stack.up())
     # migrate re-grants the application role afterwards (post_migrate, shop/apps.py).
     roles = {"DB_APP_ROLE": APP_ROLE, "DB_STAFF_ROLE": STAFF_ROLE}
-    manage({**env, **roles} if stack.postgres else env, "migrate", "--no-input")
-    manage(env, "seed", "--if-empty")
+    owner = {**env, "DATABASE_URL": stack.direct_url()}
+    manage({**owner, **roles} if stack.postgres else owner, "migrate", "--no-input")
+    manage(owner, "seed", "--if-empty")
     password = demo_password()
-    manage({**env, "DEMO_PASSWORD": password}, "demo_user", "--username", "admin")
+    manage({**owner, "DEMO_PASSWORD": password}, "demo_user", "--username", "admin")
     port = os.environ.get("PORT", "8000")
     processes = {"web": web_command(port)}
     if celery_exists():
