@@ -174,7 +174,8 @@ class Cluster:
         self._spawn("etcd", self._etcd_argv())
         self._wait(lambda: http_json(f"http://127.0.0.1:{self.ports['etcd']}/health")[0] == 200)
         for node in NODES:
-            self._spawn(node, ["/usr/bin/patroni", str(self._patroni_config(node))])
+            self._patroni_config(node)
+            self.start_node(node)
         self._wait(self.healthy)
         self._create_database()
         self._spawn("haproxy", ["/usr/sbin/haproxy", "-db", "-f", str(self._haproxy_config())])
@@ -223,6 +224,10 @@ class Cluster:
             if victim:
                 self._wait_gone(victim, 10)
         (self.run / f"{node}.pid").unlink(missing_ok=True)
+
+    def start_node(self, node: str) -> None:
+        """The node's Patroni (again): a lost leader rejoins as a replica, by pg_rewind."""
+        self._spawn(node, ["/usr/bin/patroni", str(self.dir / f"{node}.yml")])
 
     # ----------------------------------------------------------------------- internals
 
