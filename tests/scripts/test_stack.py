@@ -182,7 +182,10 @@ def test_make_test_as_root_on_debian_runs_apt_get_then_continues(tmp_path, monke
 
     assert ran == [
         (["apt-get", "update", "-qq"], "noninteractive"),
-        (["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "chromium"], "noninteractive"),
+        (
+            ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300", "chromium"],
+            "noninteractive",
+        ),
     ]
 
 
