@@ -8,10 +8,11 @@ is not about a field). Anything that is not a known error stays a 500 and is log
 
 import sys
 
+import psycopg.errors
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, InternalError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found as django_page_not_found
@@ -120,13 +121,24 @@ def bad_request(request, exception=None):
 DATABASE_RETRY_AFTER = "5"
 
 
+def is_database_outage(exc: BaseException | None) -> bool:
+    """A lost or unreachable server (OperationalError, InterfaceError), or a write that reached
+    a server in recovery (read-only, SQLSTATE 25006): during a failover the new leader is
+    routed to a moment before its promotion ends, and a demoted leader still holds
+    connections. Both pass in seconds: a 503, not a bug."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, InternalError) and isinstance(
+        exc.__cause__, psycopg.errors.ReadOnlySqlTransaction
+    )
+
+
 def server_error(request):
     """Django's 500 (when DEBUG is off): JSON under /api/, and a 503 for a database outage.
 
     Django calls this inside its `except` block, so the exception is sys.exc_info().
     """
-    exc = sys.exc_info()[1]
-    if isinstance(exc, OperationalError | InterfaceError):
+    if is_database_outage(sys.exc_info()[1]):
         return database_unavailable(request)
     if request.path.startswith("/api/"):
         return JsonResponse(
