@@ -122,14 +122,18 @@ DATABASE_RETRY_AFTER = "5"
 
 
 def is_database_outage(exc: BaseException | None) -> bool:
-    """A lost or unreachable server (OperationalError, InterfaceError), or a write that reached
-    a server in recovery (read-only, SQLSTATE 25006): during a failover the new leader is
-    routed to a moment before its promotion ends, and a demoted leader still holds
-    connections. Both pass in seconds: a 503, not a bug."""
+    """A lost or unreachable server (OperationalError, InterfaceError), and two errors a
+    failover raises as InternalError: a write that reached a server in recovery (read-only,
+    SQLSTATE 25006; the new leader is routed to a moment before its promotion ends), and
+    psycopg's own protocol error when the leader dies under a COMMIT ("received 2 results
+    from command 'COMMIT'", no SQLSTATE: the server never sent one). All pass in seconds: a
+    503, not a bug. A COMMIT cut short may have committed: the client retries with its
+    Idempotency-Key, which replays the order rather than placing it twice."""
     if isinstance(exc, OperationalError | InterfaceError):
         return True
-    return isinstance(exc, InternalError) and isinstance(
-        exc.__cause__, psycopg.errors.ReadOnlySqlTransaction
+    cause = exc.__cause__ if isinstance(exc, InternalError) else None
+    return isinstance(cause, psycopg.errors.ReadOnlySqlTransaction) or (
+        type(cause) is psycopg.InternalError and cause.sqlstate is None
     )
 
 

@@ -6,8 +6,12 @@ cut: an INSERT there fails with "cannot execute INSERT in a read-only transactio
 (SQLSTATE 25006, psycopg's ReadOnlySqlTransaction, Django's InternalError). The failover
 test met it once as a 500. Here the real server refuses the write the same way: the test's
 transaction is made read-only before the request, whose savepoint inherits it.
+
+A COMMIT cut by the leader's death is classified the same way; reproducing it needs a dying
+server (the failover test), so here the exception psycopg raises is checked as such.
 """
 
+import psycopg
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
@@ -50,8 +54,29 @@ def test_a_checkout_on_a_read_only_server_is_a_503_with_retry_after(
     assert product.stock_quantity == 5
 
 
+def wrapped(cause: Exception):
+    """The exception as Django raises it: its own class, psycopg's error as the cause."""
+    from django.db import InternalError
+
+    try:
+        raise InternalError(str(cause)) from cause
+    except InternalError as exc:
+        return exc
+
+
+def test_a_commit_cut_by_the_leaders_death_is_an_outage():
+    """The failover test met it once as a 500: psycopg's own error (no SQLSTATE) when the
+    dying leader's connection answered COMMIT with two results."""
+    error = psycopg.InternalError("received 2 results from command 'COMMIT'")
+    assert error.sqlstate is None
+    assert is_database_outage(wrapped(error)) is True
+
+
 def test_other_internal_errors_stay_bugs():
     from django.db import InternalError
 
+    # A server-side internal error (it has a SQLSTATE: XX000) is a bug, not an outage.
+    server_side = psycopg.errors.lookup("XX000")("internal error")
+    assert is_database_outage(wrapped(server_side)) is False
     assert is_database_outage(InternalError("a bug")) is False
     assert is_database_outage(ValueError()) is False
