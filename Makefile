@@ -8,10 +8,16 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status reset manage shell psql docs backup restore bench-audit bench bench-smoke query-plans pooler-connections clean
+.PHONY: run cluster test lint format install lock up down status reset manage shell psql docs backup restore bench-audit bench bench-smoke query-plans pooler-connections clean
 
 run: $(STAMP)
 	$(STACK) run
+
+# `make run` on a failover cluster (scripts/cluster.py): Patroni + etcd on three embedded
+# PostgreSQL 18 nodes, HAProxy, PgBouncer; the app connects through PgBouncer.
+# `make down CLUSTER=1` stops it.
+cluster: $(STAMP)
+	CLUSTER=1 $(STACK) run
 
 test: $(STAMP)
 	$(STACK) test $(ARGS)

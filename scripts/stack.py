@@ -100,6 +100,10 @@ class EmbeddedPostgres:
     def url(self, database: str = DB_NAME, user: str = "postgres") -> str:
         return f"postgres://{user}@127.0.0.1:{self.port}/{database}"
 
+    def direct_url(self) -> str:
+        """The owner, with no pooler in between: migrations, seeding (the cluster's differs)."""
+        return self.url()
+
     def _pg(self, exe: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
         kwargs.setdefault("stdout", subprocess.PIPE)
         kwargs.setdefault("stderr", subprocess.STDOUT)
@@ -328,6 +332,11 @@ class Stack:
         self.external_db = environ.get("DATABASE_URL")
         self.external_redis = environ.get("REDIS_URL")
         self.postgres = None if self.external_db else EmbeddedPostgres(data, pg_port)
+        if environ.get("CLUSTER") and not self.external_db:  # `make cluster`: Patroni instead
+            sys.path.insert(0, str(ROOT))
+            from scripts import cluster
+
+            self.postgres = cluster.from_env()
         self.redis = None if self.external_redis else EmbeddedRedis(data, redis_port)
         # Streaming replicas (scripts/replica.py), made once the primary is up; none when the
         # caller gives their own (DATABASE_REPLICA_URL).
@@ -467,6 +476,9 @@ class Stack:
             (urlsplit(self.external_db).path.strip("/") or DB_NAME) if self.external_db else DB_NAME
         )
 
+    def direct_url(self) -> str:
+        return self.external_db or self.postgres.direct_url()
+
     def down(self, force: bool = False) -> None:
         if not self.embedded:
             return
@@ -584,12 +596,14 @@ def cmd_run(stack: Stack) -> int:
     env = child_env(stack.up())
     # migrate re-grants the application role afterwards (post_migrate, shop/apps.py).
     roles = {"DB_APP_ROLE": APP_ROLE, "DB_STAFF_ROLE": STAFF_ROLE}
-    manage({**env, **roles} if stack.postgres else env, "migrate", "--no-input")
-    manage(env, "seed", "--if-empty")
+    # The owner, straight to PostgreSQL (on a cluster: its leader, not the pooler).
+    owner = {**env, "DATABASE_URL": stack.direct_url()}
+    manage({**owner, **roles} if stack.postgres else owner, "migrate", "--no-input")
+    manage(owner, "seed", "--if-empty")
     password, shopper_password = demo_password("admin"), demo_password("shopper")
     # Made once: a later run leaves either login as it is (a password changed in the admin).
-    manage({**env, "DEMO_PASSWORD": password}, "demo_user", "--username", "admin")
-    shopper_env = {**env, "DEMO_PASSWORD": shopper_password}
+    manage({**owner, "DEMO_PASSWORD": password}, "demo_user", "--username", "admin")
+    shopper_env = {**owner, "DEMO_PASSWORD": shopper_password}
     manage(shopper_env, "demo_user", "--username", "shopper", "--shopper")
     port = os.environ.get("PORT", "8000")
     processes = {"web": web_command(port)}

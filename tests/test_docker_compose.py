@@ -491,7 +491,7 @@ def test_named_volumes_are_declared_and_mounted():
             if not source.startswith((".", "/", "~")):
                 used.add(source)
     assert used <= declared
-    assert declared == {"pgdata", "redisdata"}
+    assert declared == {"pgdata", "redisdata", "etcddata", "patroni1", "patroni2", "patroni3"}
     # PostgreSQL 18+ images keep PGDATA in /var/lib/postgresql/18/docker: mount the parent.
     assert "pgdata:/var/lib/postgresql" in SERVICES["postgres"]["volumes"]
     assert "redisdata:/data" in SERVICES["redis"]["volumes"]
@@ -525,3 +525,104 @@ def test_dockerfile():
 def test_dockerignore_keeps_local_state_and_secrets_out():
     patterns = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", ".data", ".env"} <= patterns
+
+
+# --------------------------------------------------------------------------- the cluster
+
+CLUSTER_SERVICES = ("etcd", "patroni1", "patroni2", "patroni3", "haproxy", "pgbouncer")
+CLUSTER_ENV = {
+    **OPERATOR_ENV,
+    "DB_HOST": "pgbouncer",
+    "DB_PORT": "6432",
+    "DB_DIRECT_HOST": "haproxy",
+    "DB_DIRECT_PORT": "5000",
+}
+
+
+def test_the_failover_cluster_is_a_profile_of_its_own():
+    for service in CLUSTER_SERVICES:
+        assert SERVICES[service]["profiles"] == ["cluster"]
+        assert SERVICES[service].get("healthcheck", {}).get("test")
+    for service in ("postgres", "redis", "migrate", *APP_SERVICES):
+        assert "profiles" not in SERVICES[service]
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_with_the_cluster_the_app_connects_through_pgbouncer(service):
+    for variable in ("DATABASE_URL", "STAFF_DATABASE_URL"):
+        url = urlsplit(resolved_environment(service, CLUSTER_ENV)[variable])
+        assert (url.hostname, url.port, url.path) == ("pgbouncer", 6432, "/shop")
+
+
+def test_with_the_cluster_migrations_go_straight_to_the_leader():
+    url = urlsplit(resolved_environment("migrate", CLUSTER_ENV)["DATABASE_URL"])
+    assert (url.hostname, url.port, url.username) == ("haproxy", 5000, "shop")
+    pgbouncer = SERVICES["migrate"]["depends_on"]["pgbouncer"]
+    assert pgbouncer == {"condition": "service_healthy", "required": False}
+
+
+def test_three_patroni_nodes_with_their_own_names_addresses_and_volumes():
+    for n in (1, 2, 3):
+        env = resolved_environment(f"patroni{n}")
+        assert env["PATRONI_NAME"] == f"patroni{n}"
+        assert env["PATRONI_POSTGRESQL_CONNECT_ADDRESS"] == f"patroni{n}:5432"
+        assert env["PATRONI_RESTAPI_CONNECT_ADDRESS"] == f"patroni{n}:8008"
+        assert env["PATRONI_ETCD3_HOSTS"] == "etcd:2379"
+        assert env["PATRONI_SUPERUSER_PASSWORD"] == OPERATOR_ENV["POSTGRES_PASSWORD"]
+        assert SERVICES[f"patroni{n}"]["volumes"] == [f"patroni{n}:/var/lib/postgresql"]
+        assert command(f"patroni{n}") == ["patroni", "/etc/patroni/patroni.yml"]
+
+
+def test_patroni_runs_synchronous_as_scripts_cluster_does(tmp_path):
+    from scripts.cluster import Cluster
+
+    compose = yaml.safe_load((ROOT / "docker" / "patroni" / "patroni.yml").read_text())
+    cluster = Cluster(tmp_path, 1)
+    cluster.dir.mkdir()
+    local = yaml.safe_load(cluster._patroni_config("node1").read_text())
+    keys = ("ttl", "loop_wait", "retry_timeout", "synchronous_mode", "synchronous_mode_strict")
+    dcs, local_dcs = compose["bootstrap"]["dcs"], local["bootstrap"]["dcs"]
+    assert {k: dcs[k] for k in keys} == {k: local_dcs[k] for k in keys}
+    assert dcs["synchronous_mode"] is True
+    assert dcs["postgresql"]["use_pg_rewind"] is dcs["postgresql"]["use_slots"] is True
+    parameters = {k: str(v) for k, v in dcs["postgresql"]["parameters"].items()}
+    local_parameters = {k: str(v) for k, v in local_dcs["postgresql"]["parameters"].items()}
+    shared = set(local_parameters) - {
+        "port",
+        "max_wal_senders",
+        "max_replication_slots",
+        "hot_standby",
+    }
+    assert {k: parameters.get(k) for k in shared} == {k: local_parameters[k] for k in shared}
+
+
+def test_haproxy_routes_by_patronis_checks():
+    text = (ROOT / "docker" / "haproxy" / "haproxy.cfg").read_text()
+    rw, ro = text.split("listen rw")[1].split("listen ro")
+    assert "bind *:5000" in rw
+    assert "option httpchk OPTIONS /primary" in rw
+    assert "bind *:5001" in ro
+    assert "option httpchk OPTIONS /replica" in ro
+    for section in (rw, ro):
+        assert "on-marked-down shutdown-sessions" in section
+        for n in (1, 2, 3):
+            assert f"server patroni{n} patroni{n}:5432 check port 8008" in section
+    volume = "./docker/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"
+    assert SERVICES["haproxy"]["volumes"] == [volume]
+
+
+def test_pgbouncer_pools_transactions_in_front_of_the_leader():
+    text = (ROOT / "docker" / "patroni" / "pgbouncer.ini").read_text()
+    assert "shop = host=haproxy port=5000 dbname=shop\n" in text
+    assert "pool_mode = transaction\n" in text
+    assert "server_login_retry = 1\n" in text
+    assert "listen_port = 6432\n" in text
+    argv = command("pgbouncer")
+    assert argv[-3:] == ["exec", "pgbouncer", "/etc/patroni/pgbouncer.ini"]
+
+
+@pytest.mark.parametrize("service", CLUSTER_SERVICES)
+def test_cluster_secrets_come_from_required_variables(service):
+    for key, value in environment(service).items():
+        if SECRET_NAME.search(key):
+            assert REQUIRED_REFERENCE.fullmatch(value), f"{service}: {key}={value!r}"

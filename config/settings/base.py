@@ -129,6 +129,9 @@ _direct = (
     len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" and (sys.argv[1] in DIRECT_COMMANDS)
 )
 DATABASES = {"default": env.db_url_config(DATABASE_DIRECT_URL if _direct else env("DATABASE_URL"))}
+# The URL's own options (?target_session_attrs=read-write with a multi-host URL, a failover
+# cluster's nodes) are kept, over the defaults below.
+_URL_OPTIONS = DATABASES["default"].pop("OPTIONS", {})
 _URL_KEYS = set(DATABASES["default"])  # what a URL gives: engine, name, user, host, port...
 DATABASES["default"].update(
     {
@@ -151,6 +154,7 @@ DATABASES["default"].update(
             # Names each process in pg_stat_activity and the server log (web, worker, beat).
             "application_name": env("DB_APPLICATION_NAME", default="pgshop-web"),
             "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
+            **_URL_OPTIONS,
         },
     }
 )
@@ -159,10 +163,12 @@ DATABASES["default"].update(
 # run on it, through rls.staff(). Same options and pool settings as the application's (a pool
 # of its own). Unset, it is DATABASE_URL: a single-role setup (one owner for everything, as in
 # CI's external-database run) keeps working, with no row-level security between the two.
+_STAFF_URL = env.db_url("STAFF_DATABASE_URL", default=env.str("DATABASE_URL"))
 DATABASES["staff"] = {
-    **env.db_url("STAFF_DATABASE_URL", default=env.str("DATABASE_URL")),
+    **_STAFF_URL,
     **{key: value for key, value in DATABASES["default"].items() if key not in _URL_KEYS},
 }
+DATABASES["staff"]["OPTIONS"] = {**DATABASES["default"]["OPTIONS"], **_STAFF_URL.get("OPTIONS", {})}
 # None in production; test settings emulate the two logins on the test's connection.
 DB_EMULATED_ROLES = None
 

@@ -16,10 +16,11 @@ conflict, a missing login). Anything that is not a known error stays a 500 and i
 
 import sys
 
+import psycopg.errors
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, InternalError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found as django_page_not_found
@@ -147,13 +148,28 @@ def bad_request(request, exception=None):
 DATABASE_RETRY_AFTER = "5"
 
 
+def is_database_outage(exc: BaseException | None) -> bool:
+    """A lost or unreachable server (OperationalError, InterfaceError), and two errors a
+    failover raises as InternalError: a write that reached a server in recovery (read-only,
+    SQLSTATE 25006; the new leader is routed to a moment before its promotion ends), and
+    psycopg's own protocol error when the leader dies under a COMMIT ("received 2 results
+    from command 'COMMIT'", no SQLSTATE: the server never sent one). All pass in seconds: a
+    503, not a bug. A COMMIT cut short may have committed: the client retries with its
+    Idempotency-Key, which replays the order rather than placing it twice."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    cause = exc.__cause__ if isinstance(exc, InternalError) else None
+    return isinstance(cause, psycopg.errors.ReadOnlySqlTransaction) or (
+        type(cause) is psycopg.InternalError and cause.sqlstate is None
+    )
+
+
 def server_error(request):
     """Django's 500 (when DEBUG is off): JSON under /api/, and a 503 for a database outage.
 
     Django calls this inside its `except` block, so the exception is sys.exc_info().
     """
-    exc = sys.exc_info()[1]
-    if isinstance(exc, OperationalError | InterfaceError):
+    if is_database_outage(sys.exc_info()[1]):
         return database_unavailable(request)
     if request.path.startswith("/api/"):
         return JsonResponse(

@@ -13,11 +13,10 @@ under DEBUG), and a database outage in any view is a 503 with Retry-After (handl
 runs when DEBUG is off; under DEBUG it was the technical 500 page).
 """
 
-from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 
-from shop.api.exceptions import database_unavailable, error_body
+from shop.api.exceptions import database_unavailable, error_body, is_database_outage
 
 NUL = "\x00"
 
@@ -89,7 +88,7 @@ class ApiErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, OperationalError | InterfaceError):
+        if is_database_outage(exception):
             return database_unavailable(request)
         return None
 
