@@ -506,10 +506,16 @@ def cmd_run(stack: Stack) -> int:
 # The dashboard's browser test (tests/dbhealth/test_browser.py) drives Debian's chromium
 # through Playwright, whose own browser download is never used.
 CHROMIUM = Path("/usr/bin/chromium")
-APT_INSTALL_CHROMIUM = [
-    ["apt-get", "update", "-qq"],
-    ["apt-get", "install", "-y", "-qq", "chromium"],
-]
+# The broker tests (tests/brokers/): RabbitMQ, the production broker, and Redis with Sentinel
+# (scripts/sentinel.py). Debian's packages, each named by a file it installs.
+RABBITMQCTL = Path("/usr/sbin/rabbitmqctl")
+BROKER_PACKAGES = {
+    "rabbitmq-server": RABBITMQCTL,
+    "redis-server": Path("/usr/bin/redis-server"),
+    "redis-sentinel": Path("/usr/bin/redis-sentinel"),
+}
+# Waits for another apt-get (a parallel install) instead of failing on dpkg's lock.
+APT_GET = ["apt-get", "-o", "DPkg::Lock::Timeout=300"]
 
 
 def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
@@ -523,32 +529,66 @@ def is_debian(os_release: Path = Path("/etc/os-release")) -> bool:
     return "debian" in ids
 
 
-def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
-    """What `make test` does about chromium: nothing ([]), these commands (as root on
-    Debian), or stop with this one line (anywhere else: it cannot install it itself)."""
-    if present:
+def package_plan(
+    missing: dict[str, Path], *, root: bool, debian: bool, why: str
+) -> list[list[str]] | str:
+    """What `make test` does about Debian packages whose files are `missing` (name -> the
+    file it installs): nothing ([]), these commands (as root on Debian), or stop with this
+    one line (anywhere else: it cannot install them itself)."""
+    if not missing:
         return []
     if root and debian:
-        return APT_INSTALL_CHROMIUM
+        return [[*APT_GET, "update", "-qq"], [*APT_GET, "install", "-y", "-qq", *missing]]
+    files = ", ".join(str(path) for path in missing.values())
     return (
-        f"{CHROMIUM} is missing (the dashboard's browser test needs it): run "
-        "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+        f"{files} {'is' if len(missing) == 1 else 'are'} missing, needed by {why}: run "
+        f"`sudo apt-get install -y {' '.join(missing)}` (Debian)"
     )
 
 
-def ensure_browser() -> None:
-    plan = browser_plan(present=CHROMIUM.is_file(), root=os.geteuid() == 0, debian=is_debian())
+def browser_plan(*, present: bool, root: bool, debian: bool) -> list[list[str]] | str:
+    missing = {} if present else {"chromium": CHROMIUM}
+    return package_plan(missing, root=root, debian=debian, why="the dashboard's browser test")
+
+
+def ensure_packages(packages: dict[str, Path], why: str) -> None:
+    """Install the Debian packages (name -> a file each installs) that are missing, as root
+    on Debian; anywhere else stop with one line naming the command."""
+    missing = {name: path for name, path in packages.items() if not path.exists()}
+    plan = package_plan(missing, root=os.geteuid() == 0, debian=is_debian(), why=why)
     if isinstance(plan, str):
         fail(plan)
     for command in plan:
-        say(f"installing the browser test's chromium: {' '.join(command)}")
+        say(f"installing what {why} needs: {' '.join(command)}")
         noninteractive = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         if subprocess.run(command, env=noninteractive, check=False).returncode:
             fail(f"{' '.join(command)} failed")
 
 
+def ensure_browser() -> None:
+    ensure_packages({"chromium": CHROMIUM}, why="the dashboard's browser test")
+
+
+def ensure_rabbitmq() -> None:
+    """The broker tests' RabbitMQ on 127.0.0.1:5672 (a system service; only started here when
+    it is not running, never stopped or reconfigured)."""
+    import socket
+
+    ensure_packages(BROKER_PACKAGES, why="the broker tests (tests/brokers)")
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        if sock.connect_ex(("127.0.0.1", 5672)) == 0:
+            return
+    if os.geteuid() != 0:
+        fail("RabbitMQ does not answer on 127.0.0.1:5672: run `sudo service rabbitmq-server start`")
+    say("starting RabbitMQ: service rabbitmq-server start")
+    if subprocess.run(["service", "rabbitmq-server", "start"], check=False).returncode:
+        fail("service rabbitmq-server start failed")
+
+
 def cmd_test(stack: Stack, args: list[str]) -> int:
     ensure_browser()  # before the servers: a missing browser stops the run at once
+    ensure_rabbitmq()  # and so does a missing broker
     env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
     return subprocess.run(
         [PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False

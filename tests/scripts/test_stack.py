@@ -7,6 +7,7 @@ never touches the servers the suite itself runs on.
 import os
 import socket
 import subprocess
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -128,16 +129,16 @@ def test_embedded_classes_use_the_wheels_binaries(tmp_path):
 
 def test_make_test_installs_chromium_with_apt_get_as_root_on_debian():
     assert stack_module.browser_plan(present=False, root=True, debian=True) == [
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "chromium"],
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-qq"],
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "chromium"],
     ]
 
 
 @pytest.mark.parametrize(("root", "debian"), [(False, True), (True, False), (False, False)])
 def test_make_test_names_the_command_when_it_cannot_install_chromium(root, debian):
     assert stack_module.browser_plan(present=False, root=root, debian=debian) == (
-        "/usr/bin/chromium is missing (the dashboard's browser test needs it): run "
-        "`sudo apt-get install -y chromium` (Debian), or install Chromium at that path"
+        "/usr/bin/chromium is missing, needed by the dashboard's browser test: run "
+        "`sudo apt-get install -y chromium` (Debian)"
     )
 
 
@@ -159,9 +160,8 @@ def test_a_missing_chromium_stops_make_test_at_once_with_one_line(tmp_path, monk
 
     assert stopped.value.code == 1
     assert capsys.readouterr().err == (
-        f"[stack] error: {tmp_path / 'no-chromium'} is missing (the dashboard's browser test "
-        "needs it): run `sudo apt-get install -y chromium` (Debian), or install Chromium at "
-        "that path\n"
+        f"[stack] error: {tmp_path / 'no-chromium'} is missing, needed by the dashboard's "
+        "browser test: run `sudo apt-get install -y chromium` (Debian)\n"
     )
     assert ran == []
 
@@ -180,10 +180,23 @@ def test_make_test_as_root_on_debian_runs_apt_get_then_continues(tmp_path, monke
 
     stack_module.ensure_browser()
 
+    lock_wait = ["-o", "DPkg::Lock::Timeout=300"]
     assert ran == [
-        (["apt-get", "update", "-qq"], "noninteractive"),
-        (["apt-get", "install", "-y", "-qq", "chromium"], "noninteractive"),
+        (["apt-get", *lock_wait, "update", "-qq"], "noninteractive"),
+        (["apt-get", *lock_wait, "install", "-y", "-qq", "chromium"], "noninteractive"),
     ]
+
+
+def test_several_missing_packages_are_named_in_one_line_and_one_install():
+    missing = {"redis-server": Path("/usr/bin/redis-server"), "rabbitmq-server": Path("/x")}
+    assert stack_module.package_plan(missing, root=False, debian=True, why="the broker tests") == (
+        "/usr/bin/redis-server, /x are missing, needed by the broker tests: run "
+        "`sudo apt-get install -y redis-server rabbitmq-server` (Debian)"
+    )
+    assert stack_module.package_plan(missing, root=True, debian=True, why="the broker tests")[
+        1
+    ] == ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "redis-server",
+          "rabbitmq-server"]  # fmt: skip
 
 
 def test_debian_is_recognised_from_os_release(tmp_path):
