@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install lock up down status manage shell psql docs backup restore bench-audit bench bench-smoke query-plans clean
+.PHONY: run test lint format install lock up down status manage shell psql docs backup restore bench-audit bench bench-smoke query-plans sentinel sentinel-down broker-failover clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -91,6 +91,20 @@ bench-smoke: $(STAMP)
 # The hot queries' SQL and EXPLAIN (ANALYZE, BUFFERS) as Markdown (docs/query-patterns.md).
 query-plans: $(STAMP)
 	$(STACK) exec -- $(PY) bench/query_plans.py
+
+# Redis with Sentinel (scripts/sentinel.py): a master, a replica, three sentinels on
+# REDIS_PORT+1..+5. Prints the settings as exports: eval "$$(make -s sentinel)" && make run
+sentinel: $(STAMP)
+	@$(PY) scripts/sentinel.py up
+
+sentinel-down: $(STAMP)
+	$(PY) scripts/sentinel.py down
+
+# Enqueues lost when the broker's master is killed, with the settings' publish retry and with
+# Celery's default (bench/broker_failover.py; docs/scaling.md).
+broker-failover: $(STAMP)
+	$(STACK) exec -- $(PY) bench/broker_failover.py
+	$(STACK) exec -- $(PY) bench/broker_failover.py --celery-default-retry
 
 clean: down
 	rm -rf $(VENV)

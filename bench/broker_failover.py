@@ -34,7 +34,7 @@ def one_round(extra: list[str]) -> str:
         setup.start()
         try:
             queue = f"bench-{uuid.uuid4().hex[:8]}"
-            env = {**os.environ, **setup.env(), "REDIS_URL": "redis://pgshop/0",
+            env = {**os.environ, **setup.env(),
                    "CELERY_QUEUE": queue, "DB_POOL": "false",
                    "DJANGO_SETTINGS_MODULE": "config.settings.test"}  # fmt: skip
             publisher = subprocess.Popen(

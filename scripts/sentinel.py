@@ -9,8 +9,12 @@ base + 1, the sentinels on base + 2, + 3 and + 4 (the project reserves REDIS_POR
     python scripts/sentinel.py down    # stop them
     python scripts/sentinel.py status
 
-The settings that point the cache and the Celery broker at it are REDIS_SENTINELS and
-REDIS_SENTINEL_MASTER (config/settings/base.py); `up` prints them.
+`up` prints the settings that put the cache and the Celery broker on it (REDIS_URL naming
+the master, REDIS_SENTINELS; config/settings/base.py) as shell exports, so that
+
+    eval "$(.venv/bin/python scripts/sentinel.py up)" && make run
+
+runs the shop on it (with REDIS_URL set, scripts/stack.py starts no Redis of its own).
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ sentinel parallel-syncs {name} 1
 
 
 def say(message: str) -> None:
-    print(f"[sentinel] {message}", flush=True)
+    print(f"[sentinel] {message}", file=sys.stderr, flush=True)  # stdout: the exports only
 
 
 def _client(port: int):
@@ -93,8 +97,8 @@ class SentinelSetup:
     def env(self) -> dict[str, str]:
         """The settings (config/settings/base.py) that put the cache and broker on it."""
         return {
+            "REDIS_URL": f"redis://{MASTER_NAME}/0",  # the host is the master's name
             "REDIS_SENTINELS": ",".join(f"{host}:{port}" for host, port in self.sentinels),
-            "REDIS_SENTINEL_MASTER": MASTER_NAME,
         }
 
     def pid(self, port: int) -> int:

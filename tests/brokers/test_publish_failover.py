@@ -32,7 +32,7 @@ def test_no_task_enqueued_on_commit_is_lost_when_the_broker_fails_over(sentinel_
     setup = sentinel_setup
     queue = f"brokers-{uuid.uuid4().hex}"
     output = tmp_path / "publisher.out"
-    env = child_process_env(CELERY_QUEUE=queue, REDIS_URL="redis://pgshop/0", **setup.env())
+    env = child_process_env(CELERY_QUEUE=queue, **setup.env())
     publisher = subprocess.Popen(
         [sys.executable, "-m", "tests.brokers.publisher", str(COUNT), str(PAUSE)],
         env=env, stdout=output.open("w"), stderr=subprocess.STDOUT,
