@@ -80,6 +80,15 @@ def _answers(port: int) -> bool:
         return False
 
 
+def alive(pid: int) -> bool:
+    """The process runs (an exited one that no one reaped yet, a zombie, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in {"Z", "X"}
+
+
 class SentinelSetup:
     """The five servers of one Sentinel setup, in `data`/sentinel, from `base_port` up."""
 
@@ -132,6 +141,7 @@ class SentinelSetup:
             "--dbfilename", f"dump-{port}.rdb",
             "--save", "",  # a cache and a test broker: no snapshots
             "--appendonly", "no",
+            "--repl-diskless-sync-delay", "0",  # a replica's first sync at once, not after 5 s
             "--daemonize", "yes",
             "--pidfile", str(self.dir / f"redis-{port}.pid"),
             "--logfile", str(self.dir / f"redis-{port}.log"),
@@ -200,13 +210,15 @@ class SentinelSetup:
             )
             if not pidfile.exists():
                 continue
-            pid = int(pidfile.read_text().strip() or 0)
+            pid, ours = int(pidfile.read_text().strip() or 0), False
             comm = Path(f"/proc/{pid}/comm")
-            if pid and comm.exists() and comm.read_text().startswith("redis"):
+            with contextlib.suppress(FileNotFoundError):
+                ours = pid and alive(pid) and comm.read_text().startswith("redis")
+            if ours:
                 os.kill(pid, signal.SIGTERM)
                 deadline = time.monotonic() + 10
-                while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                while alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.02)
             pidfile.unlink(missing_ok=True)
         say("Sentinel setup stopped")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from config.celery import app
+from scripts.sentinel import alive
 from shop.factories import ProductFactory, UserFactory
 from shop.models import IdempotencyKey, Order
 from tests.brokers.conftest import start_workers, stop_worker
@@ -31,15 +32,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def notes_of(path: Path) -> list[list[str]]:
     return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def gone(pid: int) -> bool:
-    """The process has exited (reaped, or a zombie no longer running)."""
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] in {"Z", "X"}
-    except FileNotFoundError:
-        return True
 
 
 def test_a_killed_worker_s_task_is_redelivered_at_once_and_its_two_runs_place_one_order(
@@ -67,11 +59,11 @@ def test_a_killed_worker_s_task_is_redelivered_at_once_and_its_two_runs_place_on
         wait_until(lambda: len(notes_of(notes)) == 3, timeout=10)
         print(f"\nredelivered by RabbitMQ {time.monotonic() - started:.2f} s after the kill")
         wait_until(lambda: len(notes_of(notes)) == 4)
-        wait_until(lambda: gone(child), timeout=10)
+        wait_until(lambda: not alive(child), timeout=10)
     finally:
         for worker in workers:
             stop_worker(worker)
-        if child and not gone(child):
+        if child and alive(child):
             os.kill(child, signal.SIGKILL)
 
     survivor = next(worker for worker in workers if worker is not killed)
