@@ -569,18 +569,25 @@ def ensure_browser() -> None:
     ensure_packages({"chromium": CHROMIUM}, why="the dashboard's browser test")
 
 
-def ensure_rabbitmq() -> None:
-    """The broker tests' RabbitMQ on 127.0.0.1:5672 (a system service; only started here when
-    it is not running, never stopped or reconfigured)."""
+def ensure_brokers() -> None:
+    """The broker tests' packages, and their RabbitMQ (RABBITMQ_URL, by default the machine's
+    on 127.0.0.1:5672, a system service: started here when it does not answer, as root on
+    Debian; never stopped or reconfigured)."""
     import socket
+    from urllib.parse import urlsplit
 
     ensure_packages(BROKER_PACKAGES, why="the broker tests (tests/brokers)")
+    url = urlsplit(os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672"))
+    address = (url.hostname, url.port or 5672)
     with socket.socket() as sock:
         sock.settimeout(1)
-        if sock.connect_ex(("127.0.0.1", 5672)) == 0:
+        if sock.connect_ex(address) == 0:
             return
-    if os.geteuid() != 0:
-        fail("RabbitMQ does not answer on 127.0.0.1:5672: run `sudo service rabbitmq-server start`")
+    if os.geteuid() != 0 or address[0] != "127.0.0.1":
+        fail(
+            f"RabbitMQ does not answer on {address[0]}:{address[1]} (the broker tests need it): "
+            "run `sudo service rabbitmq-server start`, or set RABBITMQ_URL"
+        )
     say("starting RabbitMQ: service rabbitmq-server start")
     if subprocess.run(["service", "rabbitmq-server", "start"], check=False).returncode:
         fail("service rabbitmq-server start failed")
@@ -588,7 +595,7 @@ def ensure_rabbitmq() -> None:
 
 def cmd_test(stack: Stack, args: list[str]) -> int:
     ensure_browser()  # before the servers: a missing browser stops the run at once
-    ensure_rabbitmq()  # and so does a missing broker
+    ensure_brokers()  # and so does a missing broker
     env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
     return subprocess.run(
         [PYTHON, "-m", "pytest", *args], env=env, cwd=ROOT, check=False

@@ -199,6 +199,30 @@ def test_several_missing_packages_are_named_in_one_line_and_one_install():
           "rabbitmq-server"]  # fmt: skip
 
 
+def test_a_rabbitmq_that_does_not_answer_stops_make_test_with_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    """Not root, the packages there (files that exist stand for them), nothing listening on
+    RABBITMQ_URL's port: one line naming the command, and nothing run."""
+    (tmp_path / "present").touch()
+    monkeypatch.setattr(stack_module, "BROKER_PACKAGES", {"rabbitmq-server": tmp_path / "present"})
+    monkeypatch.setattr(stack_module.os, "geteuid", lambda: 1000)
+    port = free_port()
+    monkeypatch.setenv("RABBITMQ_URL", f"amqp://guest:guest@127.0.0.1:{port}")
+    ran = []
+    monkeypatch.setattr(stack_module.subprocess, "run", lambda *a, **k: ran.append(a))
+
+    with pytest.raises(SystemExit) as stopped:
+        stack_module.ensure_brokers()
+
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == (
+        f"[stack] error: RabbitMQ does not answer on 127.0.0.1:{port} (the broker tests need "
+        "it): run `sudo service rabbitmq-server start`, or set RABBITMQ_URL\n"
+    )
+    assert ran == []
+
+
 def test_debian_is_recognised_from_os_release(tmp_path):
     release = tmp_path / "os-release"
     release.write_text('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n')
