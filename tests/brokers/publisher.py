@@ -6,8 +6,8 @@ environment names (CELERY_BROKER_URL, or REDIS_SENTINELS).
 
 Each transaction enqueues shop.tasks.product_cache_warm(limit=i) on commit; one line per
 enqueue on stdout: "ok i" or "lost i <error>". --celery-default-retry publishes with
-Celery's own retry policy (3 tries over 0.6 s) instead of the settings', to measure what the
-settings' policy changes.
+Celery's own retry policy (3 retries, 0.4 s of waiting) instead of the settings', to
+measure what the settings' policy changes.
 """
 
 import os

@@ -3,10 +3,10 @@
 The broker is Redis behind Sentinel (scripts/sentinel.py, settings REDIS_SENTINELS): a
 process of its own (tests/brokers/publisher.py) commits 100 transactions, each enqueuing a
 task on commit, while the test SIGKILLs the master after the 20th. A publish that fails is
-retried (CELERY_TASK_PUBLISH_RETRY_POLICY, about 15 s) until the sentinels have promoted the
+retried (CELERY_TASK_PUBLISH_RETRY_POLICY, about 14 s) until the sentinels have promoted the
 replica and kombu, asking them again, reaches it. Every enqueue returns, and every one of the
-100 messages is on the new master's queue, once. (With Celery's default policy, 3 tries over
-0.6 s, most of those enqueued during the failover raised: docs/scaling.md.)
+100 messages is on the new master's queue, once. (With Celery's default policy, 3 retries and
+0.4 s of waiting, most of those enqueued during the failover raised: docs/scaling.md.)
 """
 
 import base64
