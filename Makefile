@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) scripts/stack.py
 STAMP := $(VENV)/.installed
 
-.PHONY: run cluster test lint format install lock up down status reset manage shell psql docs backup restore bench-audit bench bench-smoke query-plans pooler-connections clean
+.PHONY: run cluster test lint format install lock up down status reset manage shell psql docs backup restore bench-audit bench bench-smoke query-plans pooler-connections sentinel sentinel-down broker-failover clean
 
 run: $(STAMP)
 	$(STACK) run
@@ -107,6 +107,20 @@ query-plans: $(STAMP)
 # (scripts/pgbouncer.py; docs/connection-pooling.md). make pooler-connections ARGS="--clients 200"
 pooler-connections: $(STAMP)
 	PGBOUNCER=1 $(STACK) exec -- $(PY) scripts/pgbouncer.py connections $(ARGS)
+
+# Redis with Sentinel (scripts/sentinel.py): a master, a replica, three sentinels on
+# REDIS_PORT+1..+5. Prints the settings as exports: eval "$$(make -s sentinel)" && make run
+sentinel: $(STAMP)
+	@$(PY) scripts/sentinel.py up
+
+sentinel-down: $(STAMP)
+	$(PY) scripts/sentinel.py down
+
+# Enqueues lost when the broker's master is killed, with the settings' publish retry and with
+# Celery's default (bench/broker_failover.py; docs/scaling.md).
+broker-failover: $(STAMP)
+	$(STACK) exec -- $(PY) bench/broker_failover.py
+	$(STACK) exec -- $(PY) bench/broker_failover.py --celery-default-retry
 
 clean: down
 	rm -rf $(VENV)

@@ -722,6 +722,14 @@ def prefix_output(streams: dict) -> list[threading.Thread]:
 # `make test` installs a missing one as root on Debian (ensure_packages).
 CHROMIUM = Path("/usr/bin/chromium")  # the dashboard's browser test, through Playwright
 CURL = Path("/usr/bin/curl")  # the README's curl walk-through (tests/shop/api/test_walkthrough.py)
+# The broker tests (tests/brokers/): RabbitMQ, the production broker, and Redis with Sentinel
+# (scripts/sentinel.py). Debian's packages, each named by a file it installs.
+RABBITMQCTL = Path("/usr/sbin/rabbitmqctl")
+BROKER_PACKAGES = {
+    "rabbitmq-server": RABBITMQCTL,
+    "redis-server": Path("/usr/bin/redis-server"),
+    "redis-sentinel": Path("/usr/bin/redis-sentinel"),
+}
 # Waits for another apt-get (a parallel install) instead of failing on dpkg's lock.
 APT_GET = ["apt-get", "-o", "DPkg::Lock::Timeout=300"]
 
@@ -777,6 +785,30 @@ def ensure_browser() -> None:
     ensure_packages({"chromium": CHROMIUM}, why="the dashboard's browser test")
 
 
+def ensure_brokers() -> None:
+    """The broker tests' packages, and their RabbitMQ (RABBITMQ_URL, by default the machine's
+    on 127.0.0.1:5672, a system service: started here when it does not answer, as root on
+    Debian; never stopped or reconfigured)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    ensure_packages(BROKER_PACKAGES, why="the broker tests (tests/brokers)")
+    url = urlsplit(os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672"))
+    address = (url.hostname, url.port or 5672)
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        if sock.connect_ex(address) == 0:
+            return
+    if os.geteuid() != 0 or address[0] != "127.0.0.1":
+        fail(
+            f"RabbitMQ does not answer on {address[0]}:{address[1]} (the broker tests need it): "
+            "run `sudo service rabbitmq-server start`, or set RABBITMQ_URL"
+        )
+    say("starting RabbitMQ: service rabbitmq-server start")
+    if subprocess.run(["service", "rabbitmq-server", "start"], check=False).returncode:
+        fail("service rabbitmq-server start failed")
+
+
 def ensure_pgbouncer() -> None:
     from scripts.pgbouncer import BINARY, PACKAGE
 
@@ -805,6 +837,7 @@ def cmd_test(stack: Stack, args: list[str]) -> int:
     ensure_browser()
     ensure_packages({"curl": CURL}, why="the README's API walk-through test")
     ensure_pgbouncer()
+    ensure_brokers()
     env = child_env(stack.up(), DJANGO_SETTINGS_MODULE="config.settings.test")
     # This checkout's own temporary folders: pytest prunes and re-creates its shared
     # /tmp/pytest-of-USER as other runs on the machine start, under this run's feet.

@@ -1,6 +1,6 @@
 """docker-compose.yml, the Dockerfile and .dockerignore, checked without Docker.
 
-The compose file is parsed and its promises are checked: the five services, PostgreSQL's
+The compose file is parsed and its promises are checked: the services, PostgreSQL's
 statistics and slow-statement settings, health checks, start-up order, the environment the
 settings read, and that no secret is written into the file. The required variables are
 found by parsing config/settings with `ast`, so adding a required `env(...)` read to the
@@ -31,6 +31,7 @@ OPERATOR_ENV = {
     "POSTGRES_PASSWORD": "0123456789abcdef",
     "APP_DB_PASSWORD": "fedcba9876543210",
     "STAFF_DB_PASSWORD": "00112233445566778899",
+    "RABBITMQ_PASSWORD": "99887766554433221100",
 }
 
 
@@ -237,8 +238,9 @@ def test_interpolate_follows_compose():
 # --------------------------------------------------------------------------- services
 
 
-def test_the_six_services_exist():
+def test_the_services_exist():
     assert {"postgres", "redis", "migrate", "web", "worker", "beat"} <= set(SERVICES)
+    assert {"redis-replica", "sentinel-1", "sentinel-2", "sentinel-3", "rabbitmq"} <= set(SERVICES)
 
 
 def test_postgres_is_18_and_keeps_statement_statistics():
@@ -297,7 +299,10 @@ def test_redis_is_7_with_append_only_file():
     assert argv[argv.index("--appendonly") + 1] == "yes"
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "web", "worker", "beat"])
+@pytest.mark.parametrize(
+    "service",
+    ["postgres", "redis", "redis-replica", "sentinel-1", "rabbitmq", "web", "worker", "beat"],
+)
 def test_every_service_has_a_healthcheck(service):
     healthcheck = SERVICES[service].get("healthcheck") or {}
     assert healthcheck.get("disable") is not True
@@ -426,10 +431,45 @@ def test_database_urls_point_at_the_postgres_service_as_the_login_roles(service,
     assert (url.username, url.password) == (role, OPERATOR_ENV[password])
 
 
+SENTINELS = ("sentinel-1", "sentinel-2", "sentinel-3")
+
+
 @pytest.mark.parametrize("service", APP_SERVICES)
-def test_redis_url_points_at_the_redis_service(service):
-    url = urlsplit(resolved_environment(service)["REDIS_URL"])
-    assert (url.scheme, url.hostname, url.port, url.path) == ("redis", "redis", 6379, "/0")
+def test_the_cache_finds_its_master_through_the_three_sentinels(service):
+    env = resolved_environment(service)
+    url = urlsplit(env["REDIS_URL"])
+    # Behind Sentinel, the URL's host is the name the sentinels monitor the master as.
+    assert (url.scheme, url.hostname, url.port, url.path) == ("redis", "pgshop", None, "/0")
+    assert env["REDIS_SENTINELS"].split(",") == [f"{name}:26379" for name in SENTINELS]
+    for name in SENTINELS:
+        assert SERVICES[service]["depends_on"][name]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("name", SENTINELS)
+def test_each_sentinel_watches_the_redis_service_with_a_quorum_of_two(name):
+    script = SERVICES[name]["command"][2]
+    assert SERVICES[name]["image"] == "redis:7"
+    assert "'sentinel monitor pgshop redis 6379 2'" in script
+    assert "'sentinel down-after-milliseconds pgshop 5000'" in script
+    assert script.rstrip().endswith("exec redis-sentinel /tmp/sentinel.conf")
+    assert "redis-cli -p 26379 ping" in " ".join(SERVICES[name]["healthcheck"]["test"][1:])
+
+
+def test_the_replica_replicates_the_redis_service():
+    assert command("redis-replica")[-3:] == ["--replicaof", "redis", "6379"]
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_the_celery_broker_is_rabbitmq(service):
+    url = urlsplit(resolved_environment(service)["CELERY_BROKER_URL"])
+    rabbitmq = resolved_environment("rabbitmq")
+    assert (url.scheme, url.hostname, url.port) == ("amqp", "rabbitmq", 5672)
+    assert (url.username, url.password, url.path) == (
+        rabbitmq["RABBITMQ_DEFAULT_USER"], rabbitmq["RABBITMQ_DEFAULT_PASS"],
+        f"/{rabbitmq['RABBITMQ_DEFAULT_VHOST']}",
+    )  # fmt: skip
+    assert url.password == OPERATOR_ENV["RABBITMQ_PASSWORD"]
+    assert SERVICES[service]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
 
 
 # --------------------------------------------------------------------------- secrets
@@ -438,7 +478,9 @@ def test_redis_url_points_at_the_redis_service(service):
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE", re.IGNORECASE)
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "migrate", "web", "worker", "beat"])
+@pytest.mark.parametrize(
+    "service", ["postgres", "redis", "rabbitmq", "migrate", "web", "worker", "beat"]
+)
 def test_secrets_come_from_required_variables(service):
     """Secrets are ${NAME:?message}: no literal value and no default in the file."""
     for key, value in environment(service).items():
@@ -467,6 +509,8 @@ def test_the_secrets_that_must_be_required():
         ("APP_DB_PASSWORD", "web"),
         ("STAFF_DB_PASSWORD", "migrate"),
         *[("STAFF_DB_PASSWORD", service) for service in APP_SERVICES],
+        ("RABBITMQ_PASSWORD", "rabbitmq"),
+        *[("RABBITMQ_PASSWORD", service) for service in APP_SERVICES],
     ],
 )
 @pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
@@ -491,7 +535,10 @@ def test_named_volumes_are_declared_and_mounted():
             if not source.startswith((".", "/", "~")):
                 used.add(source)
     assert used <= declared
-    assert declared == {"pgdata", "redisdata", "etcddata", "patroni1", "patroni2", "patroni3"}
+    assert declared == {
+        "pgdata", "redisdata", "redisreplicadata", "rabbitmqdata",
+        "etcddata", "patroni1", "patroni2", "patroni3",
+    }  # fmt: skip
     # PostgreSQL 18+ images keep PGDATA in /var/lib/postgresql/18/docker: mount the parent.
     assert "pgdata:/var/lib/postgresql" in SERVICES["postgres"]["volumes"]
     assert "redisdata:/data" in SERVICES["redis"]["volumes"]

@@ -208,12 +208,37 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "shop.User"
 
 # --------------------------------------------------------------------------- Redis
-# One Redis URL for the cache and (db + 1) the Celery broker.
+# One Redis URL for the cache and (db + 1) the Celery broker. Behind Sentinel its host is the
+# name of the master the sentinels watch: redis://pgshop/0 (scripts/sentinel.py prints it).
 REDIS_URL = env("REDIS_URL")
+# Redis with Sentinel: "host:port,host:port,..." of the sentinels. Set, the cache and the
+# Redis broker ask them for the current master (and ask again after a failover); unset, they
+# connect to REDIS_URL's host itself.
+REDIS_SENTINELS = [
+    (host, int(port))
+    for host, port in (item.rsplit(":", 1) for item in env.list("REDIS_SENTINELS", default=[]))
+]
+# The sentinels themselves answer on loopback or the LAN: a dead one costs 0.5 s, not a hang.
+REDIS_SENTINEL_KWARGS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+
+
+def sentinel_cache_options(sentinels: list[tuple[str, int]]) -> dict:
+    """django-redis behind Sentinel: the master's address comes from the sentinels."""
+    return {
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": sentinels,
+        "SENTINEL_KWARGS": REDIS_SENTINEL_KWARGS,
+    }
+
+
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        # A list of one: behind Sentinel, reads go to the master too. (A plain URL would
+        # make SentinelClient read from a replica, which can answer with a value an
+        # invalidation has already deleted on the master: stale.)
+        "LOCATION": [REDIS_URL] if REDIS_SENTINELS else REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="pgshop"),
         "OPTIONS": {
             # A slow or absent Redis must cost milliseconds, not a hung request: short
@@ -228,6 +253,7 @@ CACHES = {
             # Every cache user (throttling, sessions...) degrades to "no cache" when Redis
             # is down instead of failing the request; shop/cache.py logs and counts it.
             "IGNORE_EXCEPTIONS": True,
+            **(sentinel_cache_options(REDIS_SENTINELS) if REDIS_SENTINELS else {}),
         },
     }
 }
@@ -244,15 +270,53 @@ def _redis_db(url: str, offset: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_db(REDIS_URL, 1))
+def sentinel_broker_url(sentinels: list[tuple[str, int]], redis_url: str) -> str:
+    """kombu's Sentinel transport: every sentinel, each with the broker's database number."""
+    db = urlsplit(_redis_db(redis_url, 1)).path
+    return ";".join(f"sentinel://{host}:{port}{db}" for host, port in sentinels)
+
+
+def broker_transport_options(broker_url: str, sentinel_master: str) -> dict:
+    """What each broker needs of kombu (the scheme decides)."""
+    if broker_url.startswith(("amqp", "pyamqp")):
+        # RabbitMQ (production): every publish waits for the broker's confirm, so a publish
+        # the broker did not take raises, and is retried (CELERY_TASK_PUBLISH_RETRY_POLICY).
+        return {"confirm_publish": True}
+    options = {"visibility_timeout": 3600}  # Redis: redelivery of an unacked task; > any run
+    if broker_url.startswith("sentinel"):
+        options |= {"master_name": sentinel_master, "sentinel_kwargs": REDIS_SENTINEL_KWARGS}
+    return options
+
+
+# The production broker is RabbitMQ (docker-compose.yml: amqp://...): a task whose worker
+# died is redelivered as soon as its connection drops. Unset, the Redis of REDIS_URL, db + 1
+# (make run, the test suite), through the sentinels when REDIS_SENTINELS is set.
+CELERY_BROKER_URL = env(
+    "CELERY_BROKER_URL",
+    default=sentinel_broker_url(REDIS_SENTINELS, REDIS_URL)
+    if REDIS_SENTINELS
+    else _redis_db(REDIS_URL, 1),
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(
+    CELERY_BROKER_URL, urlsplit(REDIS_URL).hostname or ""
+)
+# A publish that fails (the broker restarting, Sentinel electing a new master) is retried for
+# about 14 s (at once, after 0.25 s, then every 0.5 s: 30 retries): longer than a failover
+# (2.3-2.7 s measured, docs/scaling.md), so a task enqueued from on_commit is not lost.
+# Celery's default (3 retries, 0.4 s of waiting) lost 16-63 of 100 publishes in one.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 30,
+    "interval_start": 0,
+    "interval_step": 0.25,
+    "interval_max": 0.5,
+}
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="pgshop")
 # A task leaves the queue only once it has run: a worker killed mid-task means the task is
 # delivered again (tasks are idempotent), never lost.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # with acks_late: a busy worker does not hoard tasks
-# Redelivery of an unacknowledged task after this long; longer than any task runs.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True  # effects live in PostgreSQL; no result backend
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -7,6 +7,7 @@ never touches the servers the suite itself runs on.
 import os
 import socket
 import subprocess
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -195,6 +196,42 @@ def test_make_test_as_root_on_debian_runs_apt_get_then_continues(tmp_path, monke
         (["apt-get", *lock_wait, "update", "-qq"], "noninteractive"),
         (["apt-get", *lock_wait, "install", "-y", "-qq", "chromium"], "noninteractive"),
     ]
+
+
+def test_several_missing_packages_are_named_in_one_line_and_one_install():
+    missing = {"redis-server": Path("/usr/bin/redis-server"), "rabbitmq-server": Path("/x")}
+    assert stack_module.package_plan(missing, root=False, debian=True, why="the broker tests") == (
+        "/usr/bin/redis-server, /x are missing, needed by the broker tests: run "
+        "`sudo apt-get install -y redis-server rabbitmq-server` (Debian)"
+    )
+    assert stack_module.package_plan(missing, root=True, debian=True, why="the broker tests")[
+        1
+    ] == ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "redis-server",
+          "rabbitmq-server"]  # fmt: skip
+
+
+def test_a_rabbitmq_that_does_not_answer_stops_make_test_with_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    """Not root, the packages there (files that exist stand for them), nothing listening on
+    RABBITMQ_URL's port: one line naming the command, and nothing run."""
+    (tmp_path / "present").touch()
+    monkeypatch.setattr(stack_module, "BROKER_PACKAGES", {"rabbitmq-server": tmp_path / "present"})
+    monkeypatch.setattr(stack_module.os, "geteuid", lambda: 1000)
+    port = free_port()
+    monkeypatch.setenv("RABBITMQ_URL", f"amqp://guest:guest@127.0.0.1:{port}")
+    ran = []
+    monkeypatch.setattr(stack_module.subprocess, "run", lambda *a, **k: ran.append(a))
+
+    with pytest.raises(SystemExit) as stopped:
+        stack_module.ensure_brokers()
+
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == (
+        f"[stack] error: RabbitMQ does not answer on 127.0.0.1:{port} (the broker tests need "
+        "it): run `sudo service rabbitmq-server start`, or set RABBITMQ_URL\n"
+    )
+    assert ran == []
 
 
 def test_debian_is_recognised_from_os_release(tmp_path):
