@@ -888,6 +888,11 @@ def status_report(stack: Stack, port: str) -> str:
         )
     else:
         lines.append(f"Redis           external {stack.external_redis}")
+    if stack.pgbouncer:
+        bouncer = stack.pgbouncer
+        lines.append(
+            f"PgBouncer       {state(bouncer):<5}{bouncer.url('pgbouncer')}  (transaction mode)"
+        )
     web = "up" if port_open(int(port)) else "down"
     lines.append(f"Web (make run)  {web:<5}http://127.0.0.1:{port}/  (PORT)")
     if web == "up":
@@ -960,9 +965,6 @@ def main(argv: list[str]) -> int:
         for replica in stack._replicas_on_disk():
             state = "up  " if replica.running() else "down"
             print(f"Replica {replica.index}       {state} {replica.url()}  data {replica.pgdata}")
-        if stack.pgbouncer:
-            state = "up  " if stack.pgbouncer.running() else "down"
-            print(f"PgBouncer       {state} 127.0.0.1:{stack.pgbouncer.port} (transaction mode)")
         return 0
     if command == "reset":
         return cmd_reset(stack, confirmed=os.environ.get("RESET") == "yes" or "--yes" in rest)

@@ -301,7 +301,7 @@ def test_the_overview_draws_its_three_charts_in_one_more_query(
 
     # The same count as without snapshots (tests/dbhealth/test_overview.py): one query reads
     # the snapshots of the three charts however many there are.
-    with django_assert_num_queries(43 if preloaded() else 41):
+    with django_assert_num_queries(44 if preloaded() else 42):
         response = viewer_client.get("/admin/dbhealth/")
 
     page = response.content.decode()

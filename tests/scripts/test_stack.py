@@ -271,7 +271,8 @@ def test_each_childs_lines_are_prefixed_with_its_name_whole_lines_only():
 
 
 def stack_command(data, pg_port: int, redis_port: int, *args: str, stdin=subprocess.DEVNULL, **env):
-    environ = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    outer = {"DATABASE_URL", "REDIS_URL", "DATABASE_REPLICA_URL", "PGBOUNCER_PORT"}  # make test's
+    environ = {k: v for k, v in os.environ.items() if k not in outer}
     environ.update(
         PGSHOP_DATA=str(data), PG_PORT=str(pg_port), REDIS_PORT=str(redis_port), PORT="1", **env
     )
@@ -299,6 +300,8 @@ def test_status_says_what_runs_where(stack, tmp_path):
         f"PostgreSQL      down postgres://postgres@127.0.0.1:{pg}/shop  "
         f"data {data}/postgres, log {data}/postgres/server.log",
         f"Redis           down redis://127.0.0.1:{rd}/0  data {data}/redis",
+        f"PgBouncer       down postgres://postgres@127.0.0.1:{pg + 6}/pgbouncer  "
+        "(transaction mode)",
         "Web (make run)  down http://127.0.0.1:1/  (PORT)",
         "Using the servers: nobody (make run/test pids)",
         f"Demo staff login: admin / admin-pw-123   (kept in {data}/demo-password)",
@@ -306,7 +309,7 @@ def test_status_says_what_runs_where(stack, tmp_path):
     lines = up.stdout.splitlines()
     assert lines[1].startswith(f"PostgreSQL      up   postgres://postgres@127.0.0.1:{pg}/shop")
     assert lines[2].startswith(f"Redis           up   redis://127.0.0.1:{rd}/0")
-    assert lines[4] == f"Using the servers: {os.getpid()} (make run/test pids)"
+    assert lines[5] == f"Using the servers: {os.getpid()} (make run/test pids)"
     assert not (data / "demo-shopper-password").exists()  # status makes nothing
 
 
