@@ -37,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
 
 from scripts import stack  # noqa: E402  (the embedded binaries, the OS user, apt)
+from scripts.pgbouncer import PgBouncer  # noqa: E402
 
 NODES = ("node1", "node2", "node3")
 SCOPE = "pgshop"
@@ -93,6 +94,16 @@ class Cluster:
         self.ports = {name: base_port + offset for name, offset in PORTS.items()}
         self.bin = stack.EmbeddedPostgres.bin_path()
         self.os_user = stack.PG_OS_USER if os.geteuid() == 0 else None
+        # PgBouncer in front of HAProxy's :rw, so it follows the leader (scripts/pgbouncer.py).
+        self.pooler = PgBouncer(
+            self.dir, self.ports["pgbouncer"], "127.0.0.1", self.ports["rw"],
+            os_user=stack.PG_OS_USER,
+            # Listed, so a login needs no lookup through :rw while there is no leader.
+            users=(stack.APP_ROLE, stack.STAFF_ROLE),
+            # A client waiting for a server connection longer than this (a failover longer
+            # than any measured here) gets an error, answered 503, rather than a hang.
+            options={"query_wait_timeout": "20"},
+        )  # fmt: skip
 
     # ----------------------------------------------------------------------- addresses
 
@@ -181,7 +192,10 @@ class Cluster:
         self._create_database()
         self._spawn("haproxy", ["/usr/sbin/haproxy", "-db", "-f", str(self._haproxy_config())])
         self._wait(self._routes_settled)
-        self._spawn("pgbouncer", ["/usr/sbin/pgbouncer", str(self._pgbouncer_config())])
+        try:
+            self.pooler.start()
+        except RuntimeError as error:
+            raise RuntimeError(f"cluster: {error}") from error
         self._wait(self._pgbouncer_answers)
         say(
             f"up in {time.monotonic() - began:.1f} s: leader {self.leader()}, "
@@ -192,7 +206,8 @@ class Cluster:
 
     def stop(self) -> None:
         """PgBouncer, HAProxy, then each Patroni (which stops its PostgreSQL), then etcd."""
-        for name in ("pgbouncer", "haproxy", *NODES, "etcd"):
+        self.pooler.stop()
+        for name in ("haproxy", *NODES, "etcd"):
             pid = self._pid(name)
             if pid:
                 with contextlib.suppress(ProcessLookupError):
@@ -404,36 +419,6 @@ listen ro
 {servers("replica")}
 """
         return self._write("haproxy.cfg", text)
-
-    # The smallest PgBouncer the cluster needs, until scripts/pgbouncer.py (its PgBouncer
-    # class) is merged: then this method and the auth file become a PgBouncer(...) call.
-    def _pgbouncer_config(self) -> Path:
-        users = ("postgres", stack.APP_ROLE, stack.STAFF_ROLE)
-        auth = self._write("pgbouncer-users.txt", "".join(f'"{u}" ""\n' for u in users))
-        text = f"""; Written by scripts/cluster.py on every start.
-[databases]
-* = host=127.0.0.1 port={self.ports["rw"]}
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {self.ports["pgbouncer"]}
-; TCP only
-unix_socket_dir =
-; loopback-only development cluster, as the servers behind it (users listed in auth_file)
-auth_type = trust
-auth_file = {auth}
-; a server connection serves one transaction at a time (the app's settings allow it)
-pool_mode = transaction
-default_pool_size = 20
-max_client_conn = 200
-; during a failover, retry the login to HAProxy's :rw every second (default 15)
-server_login_retry = 1
-; a client waiting for a server longer than this gets an error (a 503), not a hang
-query_wait_timeout = 20
-admin_users = postgres
-ignore_startup_parameters = extra_float_digits,options
-"""
-        return self._write("pgbouncer.ini", text)
 
     def _routes_settled(self) -> bool:
         """HAProxy counts a server up until its first failed checks: wait until :rw reaches

@@ -42,6 +42,8 @@ class PgBouncer:
         admin_user: str = "postgres",
         os_user: str | None = None,
         name: str = "pgbouncer",
+        users: tuple[str, ...] = (),
+        options: dict[str, str] | None = None,
     ) -> None:
         self.dir = Path(data_dir) / name
         self.port = listen_port
@@ -50,6 +52,10 @@ class PgBouncer:
         self.databases = databases or {}
         self.pool_size = pool_size
         self.admin_user = admin_user
+        # Logins listed in auth_file as well: they need no auth_user lookup on the upstream
+        # (behind HAProxy during a failover, that lookup would fail with the leader).
+        self.users = users
+        self.options = options or {}  # settings of this instance's own, over the defaults
         # pgbouncer refuses to run as root: it drops to this user (-u) when started by root.
         self.os_user = os_user if os.geteuid() == 0 else None
         self.ini_path = self.dir / "pgbouncer.ini"
@@ -90,6 +96,7 @@ class PgBouncer:
             "server_idle_timeout": "600",
             "logfile": str(self.log),
             "pidfile": str(self.pidfile),
+            **self.options,
         }
         lines = ["[databases]", *entries, f"* = {upstream}", "", "[pgbouncer]"]
         lines += [f"{key} = {value}" for key, value in settings.items()]
@@ -97,7 +104,7 @@ class PgBouncer:
 
     def userlist(self) -> str:
         # No password: auth_type trust; auth_user's own login to PostgreSQL is trusted too.
-        return f'"{self.admin_user}" ""\n'
+        return "".join(f'"{user}" ""\n' for user in (self.admin_user, *self.users))
 
     def write_config(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)

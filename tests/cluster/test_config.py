@@ -59,13 +59,14 @@ def test_haproxy_routes_rw_to_the_primary_and_ro_to_replicas(tmp_path):
 
 def test_pgbouncer_pools_transactions_in_front_of_rw(tmp_path):
     cluster = Cluster(tmp_path, 23042)
-    cluster.dir.mkdir()
-    text = cluster._pgbouncer_config().read_text()
+    text = cluster.pooler.ini()
     assert "* = host=127.0.0.1 port=23049\n" in text
     assert "listen_port = 23051\n" in text
     assert "pool_mode = transaction\n" in text
     assert "server_login_retry = 1\n" in text
-    users = (cluster.dir / "pgbouncer-users.txt").read_text()
+    assert "query_wait_timeout = 20\n" in text
+    assert cluster.pooler.dir == tmp_path / "cluster" / "pgbouncer"
+    users = cluster.pooler.userlist()
     assert users == '"postgres" ""\n"pgshop_app" ""\n"pgshop_staff" ""\n'
 
 
