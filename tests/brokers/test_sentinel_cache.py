@@ -10,7 +10,6 @@ without a restart.
 """
 
 import os
-import threading
 import time
 
 import pytest
@@ -23,7 +22,7 @@ from config.settings.base import sentinel_cache_options
 from shop.factories import ProductFactory, UserFactory
 from tests.brokers.conftest import TIMEOUT
 from tests.conftest import wait_until
-from tests.faults.conftest import request
+from tests.faults.conftest import browsing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,18 +58,7 @@ def test_the_cache_s_master_killed_costs_no_request_and_the_new_master_takes_ove
         f"{live_server.url}/api/v1/products/",
         f"{live_server.url}/api/v1/products/{product.pk}/",
     ]
-    answers: list[int] = []
-    stop = threading.Event()
-
-    def browser(n: int) -> None:
-        while not stop.is_set():
-            status, _, body = request(urls[n % 2], token=token if n < 2 else None)
-            answers.append(status if status != 200 or body else -1)
-
-    threads = [threading.Thread(target=browser, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    try:
+    with browsing(urls, token, THREADS) as answers:
         wait_until(lambda: len(answers) >= 20)
         assert counters(setup.master_port) == 3  # anon IP's anon and user counters, ada's
         old_master = setup.kill(setup.master_port)
@@ -84,10 +72,6 @@ def test_the_cache_s_master_killed_costs_no_request_and_the_new_master_takes_ove
               f"the cache wrote to it {time.monotonic() - killed:.2f} s after")  # fmt: skip
         served = len(answers)
         wait_until(lambda: len(answers) >= served + 20)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=TIMEOUT)
 
     assert set(answers) == {200}
     assert setup.role(setup.replica_port) == "master"

@@ -4,10 +4,12 @@ Each test starts what it breaks in a temporary folder on free ports, so the serv
 suite itself runs on are never touched. Every wait is bounded.
 """
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 
@@ -33,6 +35,30 @@ def request(url: str, *, body: dict | None = None, token: str | None = None, key
         except ValueError:
             parsed = raw.decode(errors="replace")  # not JSON: the test shows what came back
         return failure.code, dict(failure.headers), parsed
+
+
+@contextlib.contextmanager
+def browsing(urls: list[str], token: str, threads: int = 4):
+    """`threads` threads browse `urls` in turn until the block ends, the first two as the
+    shopper with `token`, the others anonymously. Yields the list of answers: each status,
+    or -1 for a 200 with an empty body."""
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def browser(n: int) -> None:
+        while not stop.is_set():
+            status, _, body = request(urls[n % 2], token=token if n < 2 else None)
+            answers.append(status if status != 200 or body else -1)
+
+    workers = [threading.Thread(target=browser, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    try:
+        yield answers
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=TIMEOUT)
 
 
 def django_env(**extra: str) -> dict[str, str]:

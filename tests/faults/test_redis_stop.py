@@ -8,8 +8,6 @@ The settings make every cache user degrade to "no cache"
 refusing everyone, and every request is answered 200 from PostgreSQL.
 """
 
-import threading
-
 import pytest
 import redis
 from rest_framework.authtoken.models import Token
@@ -17,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from scripts.stack import EmbeddedRedis
 from shop.factories import ProductFactory, UserFactory
 from tests.conftest import wait_until
-from tests.faults.conftest import TIMEOUT, request
+from tests.faults.conftest import browsing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,18 +34,7 @@ def test_redis_stopped_under_load_costs_no_request_and_recovers(live_server, pri
         f"{live_server.url}/api/v1/products/",
         f"{live_server.url}/api/v1/products/{product.pk}/",
     ]
-    answers: list[int] = []
-    stop = threading.Event()
-
-    def browser(n: int) -> None:
-        while not stop.is_set():
-            status, _, body = request(urls[n % 2], token=token if n < 2 else None)
-            answers.append(status if status != 200 or body else -1)
-
-    threads = [threading.Thread(target=browser, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    try:
+    with browsing(urls, token, THREADS) as answers:
         wait_until(lambda: len(answers) >= 20)
         # Redis in use: the anonymous IP's anon and user counters, and the shopper's.
         assert counters(private_redis) == 3
@@ -59,9 +46,5 @@ def test_redis_stopped_under_load_costs_no_request_and_recovers(live_server, pri
         wait_until(lambda: counters(private_redis) == 3)  # recovered by itself: in use again
         restarted = len(answers)
         wait_until(lambda: len(answers) >= restarted + 20)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=TIMEOUT)
 
     assert set(answers) == {200}
