@@ -78,6 +78,9 @@ def test_staff_pages_render_in_chromium_without_errors(live_server, client):
         watch(page, problems)
         for name, path in pages.items():
             response = page.goto(live_server.url + path)
+            # Every request of the page (its favicon too) answered before the next page: one
+            # left loading would be aborted by the navigation and read as a failed request.
+            page.wait_for_load_state("networkidle")
             assert response.status == 200, (path, response.status)
             titles[name] = page.title()
             page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
@@ -107,6 +110,7 @@ def test_staff_pages_render_in_chromium_without_errors(live_server, client):
             [{"name": settings.SESSION_COOKIE_NAME, "value": no_permission, "url": live_server.url}]
         )
         refused = page.goto(live_server.url + pages["orders"])
+        page.wait_for_load_state("networkidle")  # its favicon too, before the context closes
         refused_heading = page.locator("#content-main h1").inner_text()
         page.screenshot(path=ARTIFACTS / "permission-needed.png", full_page=True)
         context.close()

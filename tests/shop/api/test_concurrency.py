@@ -23,6 +23,7 @@ from rest_framework.authtoken.models import Token
 from shop import services
 from shop.factories import ProductFactory, UserFactory, shipping_address_for
 from shop.models import Order, OrderItem, Product
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -214,14 +215,17 @@ class OtherWriter(threading.Thread):
 
 
 def wait_until_someone_waits_for_a_lock(cursor) -> None:
-    for _ in range(2000):  # bounded: 2000 cheap polls, each a round trip
+    def one_waits() -> bool:
+        """one session of this database waits for a lock"""
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
-        if cursor.fetchone()[0] == 1:
-            return
-    raise AssertionError("nobody queued behind the lock")
+        return cursor.fetchone()[0] == 1
+
+    # Bounded in time, not in polls: on a loaded machine (or through PgBouncer) the other
+    # transaction may take longer than a fixed number of round trips to reach its lock.
+    wait_until(one_waits, timeout=TIMEOUT / 2, interval=0.005)
 
 
 def test_a_deadlock_is_retried_inside_the_service(caplog):
