@@ -100,6 +100,11 @@ def test_every_page_renders_in_chromium_without_console_errors(live_server, clie
             assert response.status == 200, (path, response.status)
             titles[name] = page.locator("#content h1").inner_text()
             page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+        # Every tab on one row at 1,400 px, the admin's sidebar open
+        tab_rows = page.goto(live_server.url + PAGES["overview"]) and page.eval_on_selector_all(
+            ".dbh-tabs a", "tabs => new Set(tabs.map(tab => tab.offsetTop)).size"
+        )
+        tab_count = page.locator(".dbh-tabs a").count()
         charts = (
             page.goto(live_server.url + PAGES["history"])
             and page.locator("#chart-table-size svg").count()
@@ -143,6 +148,7 @@ def test_every_page_renders_in_chromium_without_console_errors(live_server, clie
         **{f"{name}": f"Database health: {m.TITLE}" for name, m in PANELS if name != "overview"},
     }
     assert charts == 1  # the table-size chart is drawn
+    assert (tab_count, tab_rows) == (13, 1)
     assert origin_title.startswith("Statements of route:")
     assert detail_chart == 1  # a statement of both snapshots: its chart is drawn
     assert plan_root == "Sort"  # ORDER BY 2 DESC over the aggregate: the top node
