@@ -11,7 +11,7 @@ of these hold, checked with one round trip on the replica's own connection per r
 - it has replayed past the floor: the LSN of this shopper's last write (after COMMIT,
   `pg_current_wal_lsn()`, kept in Redis by user for DB_REPLICA_LSN_TTL seconds), or, inside
   `as_fresh_as_primary()` (a cache fill: an entry others will read), the primary's current
-  LSN, taken by one query on the primary.
+  LSN, taken by one query on the primary at the block's first read.
 
 Otherwise the read goes to the primary; so it does when Redis cannot say what the floor is.
 A replica that refuses a connection or fails its check is skipped for DB_REPLICA_RETRY_SECONDS.
@@ -50,7 +50,8 @@ class _Reads:
 
 
 _reads: ContextVar[_Reads | None] = ContextVar("routing_reads", default=None)
-_fresh: ContextVar[bool] = ContextVar("routing_fresh", default=False)
+# Inside as_fresh_as_primary(): [the primary's LSN when the block's first read asked, or None].
+_fresh: ContextVar[list[int | None] | None] = ContextVar("routing_fresh", default=None)
 _down_until: dict[str, float] = {}  # alias -> monotonic time its next check may be tried
 _turn = itertools.count()  # round robin over the replicas
 _counts_lock = threading.Lock()
@@ -91,7 +92,7 @@ def shopper_reads(user_id):
 def as_fresh_as_primary():
     """For the block, a replica serves a read only once it has replayed everything the
     primary had committed when the read began (a cache entry is read by every shopper)."""
-    token = _fresh.set(True)
+    token = _fresh.set([None])
     try:
         yield
     finally:
@@ -113,9 +114,7 @@ def remember_write(user_id: int) -> None:
     """After a shopper's write has committed: its LSN, so their next reads wait for it."""
     if not replica_aliases():
         return
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn()::text")
-        position = lsn(cursor.fetchone()[0])
+    position = _primary_lsn()
     from django_redis import get_redis_connection
     from redis import RedisError
 
@@ -127,12 +126,19 @@ def remember_write(user_id: int) -> None:
         log.warning("read-your-writes LSN of user %s not stored: %s", user_id, error)
 
 
+def _primary_lsn() -> int:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        return lsn(cursor.fetchone()[0])
+
+
 def _floor(reads: _Reads) -> int | None:
     """The LSN a replica must have replayed for this read; None: no replica will do."""
-    if _fresh.get():
-        with connections["default"].cursor() as cursor:
-            cursor.execute("SELECT pg_current_wal_lsn()::text")
-            return lsn(cursor.fetchone()[0])
+    fresh = _fresh.get()
+    if fresh is not None:
+        if fresh[0] is None:  # once per block: a build's every read waits for the same LSN
+            fresh[0] = _primary_lsn()
+        return fresh[0]
     if reads.floor is None:
         user_id = reads.user_id()
         if user_id is None:
