@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.utils import OperationalError
 
-from audit.models import EVENT_MODELS, CategoryEvent
-from audit.partitions import month_start, partitions, partitions_ensure
+from audit.models import CategoryEvent
+from audit.partitions import event_tables, month_start, partitions, partitions_ensure
 from audit.retention import audit_prune
 from audit.tasks import audit_partitions_task
 from core.admin import CappedCountPaginator
@@ -21,7 +21,7 @@ from tests.security.conftest import app_db  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
-TABLES = [model._meta.db_table for model in EVENT_MODELS]
+TABLES = event_tables()
 
 
 def fetch(sql: str, params=()) -> list[tuple]:

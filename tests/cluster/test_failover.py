@@ -30,7 +30,7 @@ import pytest
 from scripts import stack
 from scripts.cluster import NODES, Cluster
 from tests.conftest import free_port, wait_until
-from tests.faults.conftest import TIMEOUT, django_env, manage, request
+from tests.faults.conftest import TIMEOUT, django_env, is_clean_503, manage, request
 
 THREADS = 3
 STOCK = 10_000
@@ -101,16 +101,6 @@ def checkout(app, key: str):
                              "postal_code": "N1", "country": "GB"},
     }  # fmt: skip
     return request(f"{app['url']}/api/v1/orders/", body=body, token=app["token"], key=key)
-
-
-def is_clean_503(answer) -> bool:
-    status, headers, body = answer
-    return (
-        status == 503
-        and headers.get("Retry-After") == "5"
-        and headers.get("Content-Type") == "application/json"
-        and body["code"] == "unavailable"
-    )
 
 
 def test_the_leader_lost_mid_stream_loses_no_acknowledged_order(cluster, app, capsys):

@@ -5,14 +5,13 @@ appears as a table or index of its own (dbhealth/stats/)."""
 import pytest
 from django.db import connection
 
-from audit.models import EVENT_MODELS
-from audit.partitions import partitions
+from audit.partitions import event_tables, partitions
 from dbhealth.stats import indexes, maintenance, space
 from shop.factories import CategoryFactory
 
 pytestmark = pytest.mark.django_db
 
-TABLES = [model._meta.db_table for model in EVENT_MODELS]
+TABLES = event_tables()
 
 
 def fetch(sql: str, params=()) -> list[tuple]:

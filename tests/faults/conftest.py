@@ -81,3 +81,14 @@ def manage(env: dict[str, str], *args: str) -> str:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def is_clean_503(answer) -> bool:
+    """request()'s answer is the API's outage answer: 503, Retry-After, the JSON error shape."""
+    status, headers, body = answer
+    return (
+        status == 503
+        and headers.get("Retry-After") == "5"
+        and headers.get("Content-Type") == "application/json"
+        and body["code"] == "unavailable"
+    )

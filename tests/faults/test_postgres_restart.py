@@ -24,7 +24,7 @@ import pytest
 
 from scripts.stack import EmbeddedPostgres
 from tests.conftest import free_port, wait_until
-from tests.faults.conftest import TIMEOUT, django_env, manage, request
+from tests.faults.conftest import TIMEOUT, django_env, is_clean_503, manage, request
 
 THREADS = 4
 STOCK = 10_000
@@ -88,16 +88,6 @@ def order(app) -> tuple[int, dict, object]:
 
 def browse(app) -> tuple[int, dict, object]:
     return request(f"{app['url']}/api/v1/orders/", token=app["token"])
-
-
-def is_clean_503(answer) -> bool:
-    status, headers, body = answer
-    return (
-        status == 503
-        and headers.get("Retry-After") == "5"
-        and headers.get("Content-Type") == "application/json"
-        and body["code"] == "unavailable"
-    )
 
 
 def test_a_postgres_restart_under_load_is_503_then_recovers_and_loses_no_order(postgres, app):
