@@ -15,6 +15,8 @@ port PG_PORT + N (REPLICA<N>_PORT to change it; the project reserves PG_PORT+1..
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -157,8 +159,26 @@ class Replica(EmbeddedPostgres):
             return False
         return found is not None and found[0] == "streaming"
 
+    def _copied_from(self) -> str | None:
+        """host:port of the primary this data folder streams from (the primary_conninfo
+        pg_basebackup -R wrote), or None before it is made."""
+        auto = self.pgdata / "postgresql.auto.conf"
+        found = re.search(r"\bhost=(\S+) port=(\d+)", auto.read_text()) if auto.exists() else None
+        return f"{found[1]}:{found[2]}" if found else None
+
+    def _primary_address(self) -> str:
+        parts = urlsplit(self.primary_url)
+        return f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}"
+
     def start(self) -> bool:
         began = time.monotonic()
+        copied = self._copied_from()
+        if self.primary_url and copied is not None and copied != self._primary_address():
+            # Its primary_conninfo (postgresql.auto.conf) names another server (PG_PORT or
+            # DATABASE_URL changed): it could never stream again, so it is made anew.
+            say(f"replica {self.index} copies {copied}, not {self._primary_address()}: remade")
+            self.stop()
+            shutil.rmtree(self.pgdata)
         started = super().start()
         if started:
             say(f"replica {self.index} streaming {time.monotonic() - began:.1f} s after start")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("PGSHOP_DATA", ROOT / ".data")).resolve()
-REDIS_PORT = int(os.environ.get("REDIS_PORT", "56379"))
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "16379"))  # scripts/stack.py's default
 BASE_PORT = int(os.environ.get("SENTINEL_BASE_PORT", str(REDIS_PORT + 1)))
 MASTER_NAME = "pgshop"  # the name the sentinels monitor and the clients ask for
 REDIS_SERVER = Path("/usr/bin/redis-server")
@@ -172,6 +172,7 @@ class SentinelSetup:
         deadline = time.monotonic() + timeout
         while not self.ready():
             if time.monotonic() > deadline:
+                self.stop()  # what did start would hold its ports for the next attempt
                 raise SystemExit(f"[sentinel] error: not ready after {timeout} s, see {self.dir}")
             time.sleep(0.1)
         say(f"Sentinel setup up: master {self.master_port}, replica {self.replica_port}, "

@@ -40,8 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: scripts.replica, scripts.pgbouncer importable
     sys.path.insert(0, str(ROOT))
 DATA = Path(os.environ.get("PGSHOP_DATA", ROOT / ".data")).resolve()
-PG_PORT = int(os.environ.get("PG_PORT", "55432"))
-REDIS_PORT = int(os.environ.get("REDIS_PORT", "56379"))
+# Below the kernel's ephemeral range (32768-60999 here, /proc/sys/net/ipv4/ip_local_port_range):
+# a port in it can be taken by an outgoing connection's source port at any moment, and the
+# servers started at PG_PORT+1..+39 and REDIS_PORT+1..+19 then fail to bind.
+PG_PORT = int(os.environ.get("PG_PORT", "15432"))
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "16379"))
 DB_NAME = "shop"
 # PgBouncer (scripts/pgbouncer.py), in front of the primary: PG_PORT + 6, the project's offset.
 PGBOUNCER_PORT = int(os.environ.get("PGBOUNCER_PORT", str(PG_PORT + 6)))

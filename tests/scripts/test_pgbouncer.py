@@ -49,7 +49,7 @@ def test_the_stack_puts_it_in_front_of_a_given_database_and_keeps_the_direct_url
 
 
 def test_the_run_s_pgbouncer_listens_on_pg_port_plus_6():
-    assert os.environ["PGBOUNCER_PORT"] == str(int(os.environ.get("PG_PORT", "55432")) + 6)
+    assert os.environ["PGBOUNCER_PORT"] == str(stack.PG_PORT + 6)
     assert pgbouncer.admin(int(os.environ["PGBOUNCER_PORT"]), "SHOW VERSION") == [
         {"version": "PgBouncer 1.18.0"}
     ]
